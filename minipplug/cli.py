@@ -44,6 +44,9 @@ def _cmd_eval(args) -> int:
     from .data import read_outputs
     from .metrics import score
 
+    from .tasks import get_task
+
+    get_task(args.task)
     golds, preds = read_outputs(args.golds), read_outputs(args.preds)
     try:
         result = score(args.task, preds, golds)

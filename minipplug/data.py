@@ -38,6 +38,8 @@ def _read_json(path: Path):
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LaMPFormatError(f"{path}: file not found") from None
+    except OSError as e:  # a directory, no permission, ...: still one clear line, not a traceback
+        raise LaMPFormatError(f"{path}: cannot read ({e.strerror or e})") from None
     except UnicodeDecodeError as e:
         raise LaMPFormatError(f"{path}: not UTF-8 text ({e.reason})") from None
     if not text.strip():

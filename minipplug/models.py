@@ -118,13 +118,15 @@ def quiet_loading():
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
+    bars_were_on = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(verbosity)
-        hf_logging.enable_progress_bar()
+        if bars_were_on:  # re-enabling under HF_HUB_DISABLE_PROGRESS_BARS=1 would print a UserWarning
+            hf_logging.enable_progress_bar()
 
 
 def _convert_gguf(target: Path) -> None:

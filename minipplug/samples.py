@@ -194,7 +194,7 @@ def make_lamp4_sotu(rng: random.Random, queries: int = 4, max_profile: int = 40,
         author = _sotu_author(row.president, int(row.year))
         paras = []
         for para in re.split(r"\n+", row.text):
-            sents = re.split(r"(?<=[.!?])\s+(?=[A-Z])", para.strip())
+            sents = re.split(r"(?<!Mr\.)(?<!Mrs\.)(?<!Dr\.)(?<!St\.)(?<=[.!?])\s+(?=[A-Z])", para.strip())
             words = len(para.split())
             if len(sents) >= 2 and 40 <= words <= 160 and len(sents[0].split()) <= 40:
                 paras.append((sents[0], " ".join(sents[1:]), int(row.year)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,6 +15,14 @@ LAMP2N_CATEGORIES = [
     "science & technology", "culture & arts", "entertainment", "politics", "women", "style & beauty",
     "healthy living",
 ]
+
+
+def _unquote(text: str) -> str:
+    """Strip white space and one pair of surrounding double quotes."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1].strip()
+    return text
 
 
 @dataclass(frozen=True)
@@ -30,9 +39,11 @@ class TaskSpec:
     def query(self, text: str) -> str:
         """The query part of an input (what the retriever and the input encoder read)."""
         if self.name == "LaMP_1":
-            # The two reference titles are the query: everything after "[1]:".
-            idx = text.find("[1]:")
-            return text[idx:].strip() if idx >= 0 else text.strip()
+            # The two reference titles are the query (as LaMP's code builds it: both titles, space-joined).
+            m = re.search(r"\[1\]:(.*?)\[2\]:(.*)", text, re.S)
+            if m:
+                return " ".join(_unquote(part) for part in m.groups())
+            return text.strip()
         if self.query_marker and self.query_marker in text:
             return text.split(self.query_marker, 1)[1].strip()
         return text.strip()
@@ -66,7 +77,7 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec("LaMP_7", "generation", ("text",), "before or after it:", (), 48),
     ]
 }
-_ALIASES = {"LAMP_2M": "LaMP_2"}
+_ALIASES = {"LAMP_2M": "LAMP_2"}  # keys and values upper-case: compared with task.upper()
 
 
 def get_task(name: str) -> TaskSpec:

@@ -1,0 +1,110 @@
+"""One dataclass configures a run; presets are named overrides of it, never separate code paths."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .models import DEFAULT_ENCODER, DEFAULT_LLM
+
+
+@dataclass
+class PPlugConfig:
+    """Everything a PPlug run needs. The defaults are the CPU preset (see PRESETS and the README)."""
+
+    task: str = "LaMP_2"
+    encoder: str = DEFAULT_ENCODER  # Enc_his and Enc_input (same architecture)
+    llm: str = DEFAULT_LLM  # the frozen LLM
+    # --- the plug ---
+    n_instruction_tokens: int = 1  # instruction embedding I (paper: 1)
+    n_user_tokens: int = 1  # user embedding P_u (paper: 1)
+    use_instruction: bool = True  # False: the paper's "without instruction embedding" ablation
+    aggregation: str = "attention"  # attention | mean | topk
+    temperature: float = 1.0  # softmax temperature on cosine scores (paper: 1, no temperature)
+    top_k: int = 4  # items kept by aggregation="topk"
+    train_input_encoder: bool = True  # Enc_input is trained in the paper
+    projector_hidden: int = 0  # hidden width of the MLPs; 0 means the LLM's width (paper: 4096 = LLM width)
+    max_history: int = 512  # the last items of a profile that are encoded (paper: 512)
+    max_input_tokens: int = 256  # LLM input budget (paper: 256)
+    max_encoder_tokens: int = 512  # encoder input budget (paper: 512)
+    chat_template: bool = True  # wrap the input in the LLM's chat template when it has one
+    soft_position: str = "input"  # decoder-only: "input" (right before the task input) or "start" (position 0)
+    # --- training ---
+    epochs: float = 2.0
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 1e-4  # projector and instruction MLPs
+    encoder_lr: float = 1e-5  # the input encoder (a pretrained model: a smaller step)
+    weight_decay: float = 1e-4
+    warmup_ratio: float = 0.05
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    history_dropout_copies: int = 0  # extra copies of each example with up to half the history dropped (0: off)
+    precision: str = "auto"  # auto (bf16 on GPUs that support it) | bf16 | fp32
+    eval_every: int = 0  # dev loss every N optimizer steps (0: at the end only)
+    max_train_examples: int = 0  # 0: all
+    max_dev_examples: int = 0  # 0: all
+    progress: bool = True
+    # --- prediction ---
+    decoding: str = "generate"  # generate | rank (classification tasks: rank the task's labels)
+    num_beams: int = 1
+    eval_batch_size: int = 16
+    extra: dict = field(default_factory=dict)  # free-form notes carried into the checkpoint
+
+    def replace(self, **overrides) -> "PPlugConfig":
+        """A copy with some fields changed (unknown names fail loudly)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PPlugConfig":
+        """Build from a dict; unknown keys are an error that names them."""
+        return cls().replace(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "PPlugConfig":
+        """Read a JSON config file (a partial dict of fields is fine)."""
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path}: cannot read config ({e})") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"{path}: a config file must hold a JSON object")
+        preset = d.pop("preset", None)
+        base = cls.preset(preset) if preset else cls()
+        try:
+            return base.replace(**d)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "PPlugConfig":
+        """A named preset with optional further overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
+        return cls().replace(**PRESETS[name]).replace(**overrides)
+
+
+# Named overrides. "paper" is the recipe as published (for an 11B LLM); "cpu-fast" is what makes the plug
+# learn within minutes on 2 CPU cores with a 135M LLM (README: "What makes the plug learn at this scale");
+# "gpu-full" is the paper's recipe with the paper's encoder, for a GPU with the hub reachable.
+PRESETS: dict[str, dict] = {
+    "paper": dict(
+        n_instruction_tokens=1, n_user_tokens=1, temperature=1.0, lr=1e-4, encoder_lr=1e-4, batch_size=64,
+        epochs=2.0, train_input_encoder=True,
+    ),
+    "cpu-fast": dict(),  # the dataclass defaults
+    "gpu-full": dict(
+        encoder="BAAI/bge-base-en-v1.5", llm="google/flan-t5-xl", n_instruction_tokens=1, n_user_tokens=1,
+        temperature=1.0, lr=1e-4, encoder_lr=1e-4, batch_size=64, epochs=2.0, num_beams=4, eval_batch_size=32,
+    ),
+}
