@@ -85,12 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--preds", required=True)
     ev.set_defaults(func=_cmd_eval)
 
-    try:  # the model commands live beside the model code
-        from .commands import add_model_commands
-    except ImportError:
-        pass
-    else:
-        add_model_commands(sub)
+    from .commands import add_model_commands
+
+    add_model_commands(sub)
     return parser
 
 

@@ -18,11 +18,11 @@ class PPlugConfig:
     encoder: str = DEFAULT_ENCODER  # Enc_his and Enc_input (same architecture)
     llm: str = DEFAULT_LLM  # the frozen LLM
     # --- the plug ---
-    n_instruction_tokens: int = 1  # instruction embedding I (paper: 1)
-    n_user_tokens: int = 1  # user embedding P_u (paper: 1)
+    n_instruction_tokens: int = 4  # instruction embedding I (paper: 1)
+    n_user_tokens: int = 4  # user embedding P_u (paper: 1)
     use_instruction: bool = True  # False: the paper's "without instruction embedding" ablation
     aggregation: str = "attention"  # attention | mean | topk
-    temperature: float = 1.0  # softmax temperature on cosine scores (paper: 1, no temperature)
+    temperature: float = 0.1  # softmax temperature on cosine scores (paper: 1, no temperature)
     top_k: int = 4  # items kept by aggregation="topk"
     train_input_encoder: bool = True  # Enc_input is trained in the paper
     projector_hidden: int = 0  # hidden width of the MLPs; 0 means the LLM's width (paper: 4096 = LLM width)
@@ -32,10 +32,10 @@ class PPlugConfig:
     chat_template: bool = True  # wrap the input in the LLM's chat template when it has one
     soft_position: str = "input"  # decoder-only: "input" (right before the task input) or "start" (position 0)
     # --- training ---
-    epochs: float = 2.0
+    epochs: float = 1.0
     batch_size: int = 8
     grad_accum: int = 1
-    lr: float = 1e-4  # projector and instruction MLPs
+    lr: float = 2e-3  # projector and instruction MLPs (paper: 1e-4)
     encoder_lr: float = 1e-5  # the input encoder (a pretrained model: a smaller step)
     weight_decay: float = 1e-4
     warmup_ratio: float = 0.05
