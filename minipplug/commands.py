@@ -11,7 +11,6 @@ from .config import PRESETS, PPlugConfig
 from .data import atomic_write_text, load_examples, write_outputs
 from .tasks import get_task
 
-PREDICT_METHODS = ("pplug", "pplug-no-history", "non-personalized")
 
 
 def _config_from_args(args) -> PPlugConfig:
@@ -70,37 +69,31 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_predict(args) -> int:
+    from .baselines import check_method, method_prompts, needs_training
     from .pipeline import load_stack, open_plug, result_row
     from .plug import read_plug_config
 
-    if args.method not in PREDICT_METHODS and not args.method.startswith(("bm25", "recency", "dense", "pplug")):
-        raise ValueError(f"unknown --method '{args.method}'")
+    method = check_method(args.method)
     if args.checkpoint:
-        info = read_plug_config(args.checkpoint)
-        cfg = PPlugConfig.from_dict(info["config"])
-    elif args.method == "non-personalized" or args.method.startswith(("bm25", "recency", "dense")):
-        cfg = _config_from_args(args)
+        cfg = PPlugConfig.from_dict(read_plug_config(args.checkpoint)["config"])
+    elif needs_training(method):
+        raise ValueError(f"--method {method} needs --checkpoint DIR (a plug trained with `minipplug train`)")
     else:
-        raise ValueError(f"--method {args.method} needs --checkpoint DIR (a trained plug)")
+        cfg = _config_from_args(args)
     task = get_task(args.task).name if args.task else cfg.task
     cfg = cfg.replace(task=task, decoding=args.decoding, progress=not args.quiet, **({"num_beams": args.num_beams} if args.num_beams else {}))
     examples = load_examples(task, args.questions, args.outputs)
     stack = load_stack(cfg)
-    plug = open_plug(stack, args.checkpoint) if args.checkpoint and args.method != "non-personalized" else None
-    prompts = None
-    method = args.method
-    if method.startswith(("bm25", "recency", "dense")) or method == "pplug+retrieval":
-        from .baselines import method_prompts
-
-        prompts, method = method_prompts(stack, examples, task, method)
+    plug = open_plug(stack, args.checkpoint) if needs_training(method) else None
+    prompts, mode = method_prompts(stack, examples, task, method)
     if examples[0].target is not None:
-        row = result_row(stack, examples, task, method, plug, args.decoding, progress=cfg.progress, prompts=prompts, label=args.method)
+        row = result_row(stack, examples, task, mode, plug, args.decoding, progress=cfg.progress, prompts=prompts, label=method)
         answers = row.pop("_answers")
         print(json.dumps(row))
     else:
         from .predict import predict
 
-        answers = predict(examples, task, stack.plm, plug, stack.hist, method, args.decoding, cfg.eval_batch_size,
+        answers = predict(examples, task, stack.plm, plug, stack.hist, mode, args.decoding, cfg.eval_batch_size,
                           cfg.num_beams, prompts=prompts, progress=cfg.progress).answers
     write_outputs(args.out, task, answers)
     return 0
@@ -140,7 +133,8 @@ def add_model_commands(sub) -> None:
     pr.add_argument("--out", required=True, help="predictions file (LaMP outputs format)")
     pr.add_argument("--checkpoint", help="a trained plug folder")
     pr.add_argument("--task", help="default: the checkpoint's task")
-    pr.add_argument("--method", default="pplug")
+    pr.add_argument("--method", default="pplug", help="pplug, pplug-no-history, non-personalized, bm25-k4, recency-k4, "
+                    "dense-k4, pplug+retrieval, pplug-mean-pooling, pplug-no-instruction, pplug-top4")
     pr.add_argument("--decoding", default="generate", choices=["generate", "rank"])
     pr.add_argument("--num-beams", type=int)
     _add_common(pr)
@@ -149,7 +143,12 @@ def add_model_commands(sub) -> None:
     de = sub.add_parser("demo", help="train PPlug and its no-history control on the bundled sample, compare, plot")
     de.add_argument("--out", default="runs/demo")
     de.add_argument("--epochs", type=float)
+    de.add_argument("--batch-size", type=int)
     de.add_argument("--max-train-examples", type=int)
     de.add_argument("--max-dev-examples", type=int)
     _add_common(de)
     de.set_defaults(func=_cmd_demo)
+
+    from .compare import add_compare_command
+
+    add_compare_command(sub)

@@ -172,23 +172,33 @@ class PPlugLM(nn.Module):
     @torch.no_grad()
     def rank(self, prompts: list[str], labels: list[str], soft: torch.Tensor | None = None) -> list[str]:
         """Constrained decoding: the label with the highest mean token log-likelihood, for each prompt."""
-        answers = []
-        for b, prompt in enumerate(prompts):
-            n = len(labels)
-            s = None if soft is None else soft[b : b + 1].expand(n, -1, -1)  # (L, S, D)
-            batch = self.build([prompt] * n, s, list(labels))
-            lab = batch.pop("labels")
-            if self.is_encoder_decoder:
-                batch["labels"] = lab  # T5 builds its decoder inputs from the labels
-            logits = self.model(**batch).logits
-            if not self.is_encoder_decoder:  # token t is predicted at position t-1
-                logits, lab = logits[:, :-1], lab[:, 1:]
-            logp = F.log_softmax(logits.float(), dim=-1)  # (L, T, V)
-            valid = lab != -100
-            # The EOS that ends every target is not part of the label: leave it out of the score.
-            last = valid.long().cumsum(-1) == valid.long().sum(-1, keepdim=True)
-            valid = valid & ~(last & (lab == self.eos_id))
-            tok = logp.gather(-1, lab.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (L, T)
-            mean_lp = (tok * valid).sum(-1) / valid.sum(-1).clamp(min=1)  # (L,)
-            answers.append(labels[int(mean_lp.argmax())])
-        return answers
+        lab_ids = [self.tokenizer(l, add_special_tokens=False)["input_ids"] for l in labels]
+        return [labels[int(self.label_scores(p, lab_ids, None if soft is None else soft[b : b + 1]).argmax())]
+                for b, p in enumerate(prompts)]
+
+    def label_scores(self, prompt: str, lab_ids: list[list[int]], soft: torch.Tensor | None) -> torch.Tensor:
+        """Mean log-probability (L,) of each label's tokens after one prompt (soft: (1, S, D) or None)."""
+        L, M = len(lab_ids), max(map(len, lab_ids))
+        cont = torch.full((L, M), self.pad_id, dtype=torch.long, device=self.device)  # (L, M) right padded
+        valid = torch.zeros(L, M, dtype=torch.bool, device=self.device)
+        for i, ids in enumerate(lab_ids):
+            cont[i, : len(ids)] = torch.tensor(ids)
+            valid[i, : len(ids)] = True
+        if self.is_encoder_decoder:
+            batch = self.build([prompt], soft)
+            enc = {k: v.expand(L, *v.shape[1:]) for k, v in batch.items()}
+            labels = cont.masked_fill(~valid, -100)
+            logits = self.model(**enc, labels=labels).logits  # (L, M, V): position j predicts label token j
+        else:
+            # The prompt is read once; its KV cache is shared by all labels (L times cheaper than L prompts).
+            batch = self.build([prompt], soft)  # (1, T): one prompt, no padding
+            out = self.model(**batch, use_cache=True)
+            T = batch["inputs_embeds"].shape[1]
+            past = out.cache
+            past.batch_repeat_interleave(L)
+            mask = torch.cat([torch.ones(L, T, dtype=torch.long, device=self.device), valid.long()], dim=1)
+            pos = (T + torch.arange(M, device=self.device)).expand(L, M)
+            nxt = self.model(input_ids=cont, attention_mask=mask, position_ids=pos, cache=past).logits  # (L, M, V)
+            logits = torch.cat([out.logits[:, -1:].expand(L, 1, -1), nxt[:, :-1]], dim=1)  # (L, M, V): predicts token j
+        logp = F.log_softmax(logits.float(), dim=-1).gather(-1, cont.unsqueeze(-1)).squeeze(-1)  # (L, M)
+        return (logp * valid).sum(-1) / valid.sum(-1)  # (L,)

