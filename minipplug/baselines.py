@@ -3,6 +3,7 @@
 - non-personalized: the frozen LLM on the input alone (the paper's zero-shot row).
 - bm25-kK, recency-kK, dense-kK: K retrieved history items as text in front of the input (LaMP baselines).
 - pplug-no-history: the plug trained and run with every history hidden (what the task format alone gives).
+- lora-per-user: a private LoRA adapter trained on each of a few users' histories (lora_per_user.py).
 - pplug and the paper's variants: pplug+retrieval (the most relevant item as text, plus the soft tokens),
   pplug-mean-pooling, pplug-no-instruction, pplug-top4.
 """
@@ -24,7 +25,7 @@ PPLUG_VARIANTS: dict[str, dict] = {
     "pplug-top4": {"aggregation": "topk", "top_k": 4},
 }
 COMPARE_METHODS = ("non-personalized", "pplug-no-history", "bm25-k4", "recency-k4", "dense-k4", "pplug",
-                   "pplug+retrieval", "pplug-mean-pooling", "pplug-no-instruction", "pplug-top4")
+                   "pplug+retrieval", "pplug-mean-pooling", "pplug-no-instruction", "pplug-top4", "lora-per-user")
 
 
 def is_retrieval(method: str) -> bool:
@@ -34,7 +35,7 @@ def is_retrieval(method: str) -> bool:
 
 def check_method(method: str) -> str:
     """The method name itself, or a ValueError listing the known ones."""
-    if method == "non-personalized" or method in PPLUG_VARIANTS:
+    if method in ("non-personalized", "lora-per-user") or method in PPLUG_VARIANTS:
         return method
     if is_retrieval(method):
         parse_method(method)  # validates the "-kK" part

@@ -11,6 +11,7 @@ from .baselines import COMPARE_METHODS, check_method, method_examples, needs_tra
 from .config import PPlugConfig
 from .data import Example, atomic_write_text, load_examples
 from .metrics import metric_keys
+from .plug import read_plug_config
 from .pipeline import PeakMemory, Stack, load_stack, markdown_table, open_plug, public, result_row, sample_paths, train
 from .plots import plot_quality_cost
 from .tasks import get_task
@@ -41,23 +42,32 @@ def run_compare(
     tok, window = stack.plm.tokenizer, cfg.max_input_tokens
     rows = []
     for method in [check_method(m) for m in methods]:
+        if method == "lora-per-user":
+            rows.extend(_lora_rows(stack, dev_ex, task, rows, progress))
+            continue
         plug, train_seconds = None, None
+        saved = out / "plugs" / method if out else None
         if needs_training(method):
             if method == "pplug" and checkpoint:
                 plug = open_plug(stack, checkpoint)
+            elif saved is not None and _reusable(saved, variant_config(cfg, method), method):
+                # An earlier run (demo or compare) already trained this plug with the same config: reuse it.
+                plug = open_plug(stack, saved)
+                train_seconds = read_plug_config(saved).get("train_seconds")
+                train_memory = float("nan")
             else:
                 vcfg = variant_config(cfg, method)
                 tr = method_examples(method, train_ex, task, tok, window, stack.hist)
                 with PeakMemory() as mem:
                     result = train(stack, tr, None, "pplug-no-history" if method == "pplug-no-history" else "pplug",
-                                   out_dir=out / "plugs" / method if out else None, cfg=vcfg)
+                                   out_dir=saved, cfg=vcfg)
                 plug, train_seconds = result.plug, result.seconds
                 train_memory = mem.mb
         dev = method_examples(method, dev_ex, task, tok, window, stack.hist)
         for decoding in decodings_for(task, method, pplug_rank):
             row = result_row(stack, dev, task, predict_method(method), plug, decoding, progress=progress,
                              label=method, train_seconds=train_seconds)
-            if train_seconds is not None:
+            if train_seconds is not None and train_memory == train_memory:  # NaN: reused, not measured here
                 row["train_peak_memory_mb"] = round(train_memory, 1)
             rows.append(row)
             if progress:
@@ -65,6 +75,36 @@ def run_compare(
     if out:
         write_report(rows, out, task)
     return rows
+
+
+def _lora_rows(stack: Stack, dev_ex: list[Example], task: str, rows: list[dict], progress: bool) -> list[dict]:
+    """The lora-per-user row (a few users), with PPlug's score on exactly the same questions beside it."""
+    from .lora_per_user import ITEM_PAIRS, lora_per_user_row
+    from .metrics import score
+
+    if get_task(task).name not in ITEM_PAIRS:
+        if progress:
+            print(f"lora-per-user: skipped ({task} profiles hold no input/output pairs to fine-tune on)")
+        return []
+    row = lora_per_user_row(stack.plm, dev_ex, task)
+    key = metric_keys(task)[0]
+    golds = {e.id: e.target for e in dev_ex if e.id in row["_answers"]}
+    for r in rows:
+        if r["method"] == "pplug" and r["decoding"] == "generate":
+            row[f"pplug_{key}_same_examples"] = round(score(task, {i: r["_answers"][i] for i in golds}, golds)[key], 4)
+    if progress:
+        print(json.dumps(public(row)), flush=True)
+    return [row]
+
+
+def _reusable(folder: Path, cfg: PPlugConfig, method: str) -> bool:
+    """Whether folder holds a plug trained for this method with the same config (progress aside)."""
+    if not (folder / "plug_config.json").exists():
+        return False
+    info = read_plug_config(folder)
+    saved = {k: v for k, v in info["config"].items() if k not in ("progress", "eval_batch_size", "decoding")}
+    wanted = {k: v for k, v in cfg.to_dict().items() if k not in ("progress", "eval_batch_size", "decoding")}
+    return saved == wanted and info.get("hide_history", False) == (method == "pplug-no-history")
 
 
 def write_report(rows: list[dict], out: Path, task: str) -> None:

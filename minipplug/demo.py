@@ -25,7 +25,7 @@ def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tag
     stack = load_stack(cfg)
     rows, curves = [], {}
     for method in ("pplug", "pplug-no-history"):
-        ckpt = out / ("plug" if method == "pplug" else "plug-no-history")
+        ckpt = out / "plugs" / method  # `minipplug compare --out` on the same folder reuses these
         result = train(stack, train_ex, None, method, out_dir=ckpt)
         curves[method] = result.losses
         rows.append(result_row(stack, dev_ex, cfg.task, method, result.plug, cfg.decoding, progress=cfg.progress,
@@ -41,5 +41,5 @@ def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tag
     print(table)
     if oracle:
         print(f"oracle (best possible on this dev set): accuracy {oracle['accuracy']:.3f}")
-    print(f"wrote {out / 'results.json'}, {out / 'loss.png'}, checkpoints in {out / 'plug'} ({time.perf_counter() - t0:.0f} s)")
+    print(f"wrote {out / 'results.json'}, {out / 'loss.png'}, checkpoints in {out / 'plugs'} ({time.perf_counter() - t0:.0f} s)")
     return rows

@@ -108,4 +108,4 @@ def test_demo_writes_results_rows(tmp_path: Path) -> None:
         assert {"accuracy", "f1", "prompt_tokens_mean", "seconds_per_example"} <= set(row)
     # The prompt grows by exactly the soft tokens (4 instruction + 4 user tokens by default).
     assert rows[0]["prompt_tokens_mean"] - rows[2]["prompt_tokens_mean"] == pytest.approx(8.0)
-    assert (out / "loss.png").stat().st_size > 0 and (out / "plug" / "plug.safetensors").exists()
+    assert (out / "loss.png").stat().st_size > 0 and (out / "plugs" / "pplug" / "plug.safetensors").exists()

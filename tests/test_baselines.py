@@ -1,0 +1,120 @@
+"""Method registry, the comparison runner and the LoRA-per-user baseline, on tiny random models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from minipplug import baselines
+from minipplug.baselines import COMPARE_METHODS, check_method, method_examples, predict_method, variant_config
+from minipplug.config import PPlugConfig
+from minipplug.data import Example
+from minipplug.encoder import HistoryEncoder
+from minipplug.injection import PPlugLM
+from minipplug.lora_per_user import history_pairs, lora_per_user_row, train_user_lora
+from minipplug.pipeline import Stack
+from minipplug.retrieval import retrieval_prompts
+from minipplug.samples import LAMP2_INSTRUCTION
+
+from pplug_tiny import tiny_config, tiny_llama, tiny_sentence_encoder
+
+
+def lamp2_examples() -> list[Example]:
+    """Four LaMP_2 questions of two users with proper profile items (description, tag, date)."""
+    prof = {
+        "a": [{"id": "a1", "description": "a starship crew lost in space", "tag": "sci-fi", "date": "2020-1-2"},
+              {"id": "a2", "description": "an android who learns to dream", "tag": "sci-fi", "date": "2020-10-2"},
+              {"id": "a3", "description": "a clumsy wedding planner", "tag": "comedy", "date": "2020-2-2"}],
+        "b": [{"id": "b1", "description": "two strangers falling in love", "tag": "romance", "date": "2019-5-5"}],
+    }
+    rows = [("q1", "a", "a colony on a distant planet", "sci-fi"), ("q2", "a", "a talking parrot", "comedy"),
+            ("q3", "b", "a love letter", "romance"), ("q4", "b", "a shy baker", "romance")]
+    return [Example(i, LAMP2_INSTRUCTION + d, d, [f"{it['description']} tag: {it['tag']}" for it in prof[u]], prof[u], t, u)
+            for i, u, d, t in rows]
+
+
+@pytest.fixture
+def stack() -> Stack:
+    cfg = tiny_config(task="LaMP_2", epochs=1.0, batch_size=2)
+    enc = tiny_sentence_encoder()
+    plm = PPlugLM(tiny_llama(), True, 256, "input")
+    return Stack(cfg, plm, enc, HistoryEncoder(enc, "tiny-bert"))
+
+
+def test_every_compare_method_is_known_and_bad_names_fail() -> None:
+    for m in COMPARE_METHODS:
+        assert check_method(m) == m
+    assert check_method("bm25-k2") == "bm25-k2" and check_method("dense-k8") == "dense-k8"
+    for bad in ["pplug-foo", "bm25-kx", "random"]:
+        with pytest.raises(ValueError):
+            check_method(bad)
+
+
+def test_variant_configs_change_only_their_field() -> None:
+    cfg = PPlugConfig()
+    assert variant_config(cfg, "pplug-mean-pooling").aggregation == "mean"
+    assert variant_config(cfg, "pplug-no-instruction").use_instruction is False
+    top = variant_config(cfg, "pplug-top4")
+    assert (top.aggregation, top.top_k) == ("topk", 4)
+    assert variant_config(cfg, "pplug") == cfg and variant_config(cfg, "pplug+retrieval") == cfg
+    assert [predict_method(m) for m in ("pplug-top4", "pplug-no-history", "bm25-k4", "non-personalized")] == \
+        ["pplug", "pplug-no-history", "non-personalized", "non-personalized"]
+
+
+def test_method_examples_put_retrieved_items_in_the_input(stack: Stack) -> None:
+    ex = lamp2_examples()
+    tok = stack.plm.tokenizer
+    out = method_examples("recency-k2", ex, "LaMP_2", tok, 256)
+    assert [e.input for e in out] == retrieval_prompts(ex, "LaMP_2", "recency", 2, tok, 256)
+    # The newest item of user a is dated 2020-10-2 (a2): it comes first.
+    assert out[0].input.startswith('the tag for the movie: "an android who learns to dream" is "sci-fi", and ')
+    assert [e.query for e in out] == [e.query for e in ex] and [e.history for e in out] == [e.history for e in ex]
+    assert method_examples("pplug", ex, "LaMP_2", tok, 256) is ex
+
+
+def test_compare_rows_and_reuse_of_saved_plugs(stack: Stack, tmp_path: Path, monkeypatch) -> None:
+    from minipplug import compare
+
+    ex = lamp2_examples()
+    methods = ["non-personalized", "bm25-k1", "pplug", "pplug-no-history"]
+    rows = compare.run_compare(stack, ex, ex, tmp_path, methods, progress=False)
+    assert [(r["method"], r["decoding"]) for r in rows] == [
+        ("non-personalized", "generate"), ("non-personalized", "rank"), ("bm25-k1", "generate"), ("bm25-k1", "rank"),
+        ("pplug", "generate"), ("pplug-no-history", "generate")]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [r["method"] for r in saved] == [r["method"] for r in rows] and "_answers" not in saved[0]
+    assert (tmp_path / "results.md").read_text().startswith("| method |") and (tmp_path / "quality_vs_cost.png").exists()
+    by = {(r["method"], r["decoding"]): r for r in rows}
+    # Retrieval prompts are longer than the plain input; PPlug adds exactly its soft tokens (1 + 1 here).
+    assert by[("bm25-k1", "generate")]["prompt_tokens_mean"] > by[("non-personalized", "generate")]["prompt_tokens_mean"]
+    assert by[("pplug", "generate")]["prompt_tokens_mean"] - by[("non-personalized", "generate")]["prompt_tokens_mean"] == 2
+    assert by[("pplug", "generate")]["train_seconds"] > 0
+    # A second run on the same folder reuses the two trained plugs instead of training again.
+    calls = []
+    monkeypatch.setattr(compare, "train", lambda *a, **k: calls.append(a) or pytest.fail("retrained"))
+    again = compare.run_compare(stack, ex, ex, tmp_path, ["pplug", "pplug-no-history"], progress=False)
+    assert not calls and again[0]["_answers"] == by[("pplug", "generate")]["_answers"]
+
+
+def test_history_pairs_use_the_questions_instruction() -> None:
+    ex = lamp2_examples()[0]
+    pairs = history_pairs(ex, "LaMP_2")
+    assert pairs[0] == (LAMP2_INSTRUCTION + "a starship crew lost in space", "sci-fi") and len(pairs) == 3
+    with pytest.raises(ValueError, match="LaMP_7"):
+        history_pairs(ex, "LaMP_7")
+
+
+def test_user_lora_trains_a_copy_and_leaves_the_shared_llm_alone(stack: Stack) -> None:
+    before = {n: p.clone() for n, p in stack.plm.model.named_parameters()}
+    pairs = history_pairs(lamp2_examples()[0], "LaMP_2")
+    loss0 = float(stack.plm.loss([x for x, _ in pairs], [y for _, y in pairs]))
+    user_plm = train_user_lora(stack.plm, pairs, r=4, epochs=15, lr=1e-2, batch_size=3)
+    loss1 = float(user_plm.loss([x for x, _ in pairs], [y for _, y in pairs]))
+    assert loss1 < loss0 - 0.5  # it fits the user's own items
+    assert all(torch.equal(p, before[n]) for n, p in stack.plm.model.named_parameters())
+    row = lora_per_user_row(stack.plm, lamp2_examples(), "LaMP_2", n_users=2, r=4, epochs=1)
+    assert row["examples"] == 4 and row["method"] == "lora-per-user (2 users)" and row["train_seconds_per_user"] > 0
+    assert set(row["_answers"]) == {"q1", "q2", "q3", "q4"}
