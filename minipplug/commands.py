@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+import os
 from pathlib import Path
 
 from .config import PRESETS, PPlugConfig
@@ -14,15 +14,16 @@ from .tasks import get_task
 
 
 def _config_from_args(args) -> PPlugConfig:
-    cfg = PPlugConfig.from_file(args.config) if getattr(args, "config", None) else PPlugConfig()
-    if getattr(args, "preset", None):
-        cfg = PPlugConfig.preset(args.preset)
+    cfg = PPlugConfig.preset(args.preset) if getattr(args, "preset", None) else PPlugConfig()
+    if getattr(args, "config", None):
+        cfg = PPlugConfig.from_file(args.config, base=cfg)
     overrides = {k: v for k, v in {
         "task": getattr(args, "task", None), "epochs": getattr(args, "epochs", None), "lr": getattr(args, "lr", None),
         "batch_size": getattr(args, "batch_size", None), "seed": getattr(args, "seed", None),
         "llm": getattr(args, "llm", None), "encoder": getattr(args, "encoder", None),
         "max_train_examples": getattr(args, "max_train_examples", None), "max_dev_examples": getattr(args, "max_dev_examples", None),
         "history_dropout_copies": getattr(args, "history_dropout_copies", None), "precision": getattr(args, "precision", None),
+        "eval_every": getattr(args, "eval_every", None),
     }.items() if v is not None}
     if getattr(args, "task", None):
         overrides["task"] = get_task(args.task).name
@@ -56,6 +57,8 @@ def _cmd_train(args) -> int:
     stack = load_stack(cfg)
     out = Path(args.out)
     result = train(stack, train_ex, dev_ex, args.method, out_dir=out)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under `accelerate launch` / torchrun, the main process evaluates and reports
     plot_losses({args.method: result.losses}, title=f"{args.method} on {cfg.task}: training loss", path=out / "loss.png")
     summary = {"method": args.method, "task": cfg.task, "steps": result.steps, "train_seconds": round(result.seconds, 1),
                "final_train_loss": round(result.losses[-1][1], 4) if result.losses else None, "checkpoint": str(out)}
@@ -124,6 +127,7 @@ def add_model_commands(sub) -> None:
     tr.add_argument("--max-dev-examples", type=int)
     tr.add_argument("--history-dropout-copies", type=int, help="history-dropout augmentation: extra copies per example (0: off)")
     tr.add_argument("--precision", choices=["auto", "bf16", "fp32"])
+    tr.add_argument("--eval-every", type=int, help="dev loss every N optimizer steps (default: at the end only)")
     _add_common(tr)
     tr.set_defaults(func=_cmd_train)
 

@@ -71,8 +71,8 @@ class PPlugConfig:
         return cls().replace(**d)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "PPlugConfig":
-        """Read a JSON config file (a partial dict of fields is fine)."""
+    def from_file(cls, path: str | Path, base: "PPlugConfig | None" = None) -> "PPlugConfig":
+        """Read a JSON config file: a partial dict of fields over base (or over the preset it names)."""
         try:
             d = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
@@ -80,7 +80,7 @@ class PPlugConfig:
         if not isinstance(d, dict):
             raise ValueError(f"{path}: a config file must hold a JSON object")
         preset = d.pop("preset", None)
-        base = cls.preset(preset) if preset else cls()
+        base = cls.preset(preset) if preset else (base or cls())
         try:
             return base.replace(**d)
         except ValueError as e:
