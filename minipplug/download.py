@@ -48,7 +48,9 @@ def download_lamp(
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=folder)
         os.close(fd)
         try:
-            urllib.request.urlretrieve(url, tmp)
+            with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as f:
+                while chunk := resp.read(1 << 20):
+                    f.write(chunk)
             os.replace(tmp, dest)
         except (urllib.error.URLError, OSError) as e:
             raise ConnectionError(

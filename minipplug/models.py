@@ -97,7 +97,7 @@ def encoder_pooling(name_or_path: str) -> str:
         cfg = json.loads(pooling_cfg.read_text())
         return "cls" if cfg.get("pooling_mode_cls_token") else "mean"
     lowered = name_or_path.lower()
-    return "cls" if ("bge" in lowered or "gte" in lowered and "minilm" not in lowered) else "mean"
+    return "cls" if "bge" in lowered else "mean"  # BGE models pool the CLS token; most others average
 
 
 def load_encoder(name: str = DEFAULT_ENCODER):
@@ -146,6 +146,7 @@ def _convert_gguf(target: Path) -> None:
             del model.config.quantization_config
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is an ordinary folder
         if target.exists():  # another process finished first
             shutil.rmtree(tmp)
         else:

@@ -148,7 +148,8 @@ def setup(seed: int = 0) -> Profile:
             raise ValueError(f"${THREADS_ENV} must be a whole number of threads, got '{threads}'") from None
     set_seed(seed)
     device = pick_device()
-    where = f"{device.type} ({torch.get_num_threads()} threads)" if device.type == "cpu" else device.type
+    n = torch.get_num_threads()
+    where = f"{device.type} ({n} thread{'s' if n != 1 else ''})" if device.type == "cpu" else device.type
     data = profile.sample if profile.data == "sample" else f"real {profile.cfg.task}"
     print(f"device: {where} | profile: {profile.name} (LLM {profile.cfg.llm}, encoder {profile.cfg.encoder}, "
           f"data {data}) | seed {seed}")

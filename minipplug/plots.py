@@ -63,3 +63,98 @@ def plot_attention(weights, items: list[str], title: str = "attention over the h
     ax.legend()
     fig.tight_layout()
     return _finish(fig, path, show)
+
+
+def plot_histograms(groups: dict[str, list[float]], title: str, xlabel: str, ylabel: str = "count", bins: int | list | None = None,
+                    path=None, show: bool = False):
+    """Overlaid histograms, one per group (e.g. profile sizes of train and dev users)."""
+    import matplotlib.pyplot as plt
+
+    values = [v for vs in groups.values() for v in vs]
+    if bins is None:
+        lo, hi = (min(values), max(values)) if values else (0, 1)
+        bins = list(range(int(lo), int(hi) + 2)) if float(hi) - float(lo) <= 40 else 20
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, vs in groups.items():
+        ax.hist(vs, bins=bins, alpha=0.6, label=f"{label} (n={len(vs)})")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    fig.tight_layout()
+    return _finish(fig, path, show)
+
+
+def plot_counts(series: dict[str, dict[str, float]], title: str, xlabel: str = "count", ylabel: str = "label",
+                path=None, show: bool = False):
+    """Horizontal grouped bars: one bar per (label, series), e.g. how often each tag is the gold in train and dev."""
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(k for counts in series.values() for k in counts))
+    height = 0.8 / max(len(series), 1)
+    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(labels) * max(len(series), 1) + 1.5))
+    for j, (name, counts) in enumerate(series.items()):
+        ax.barh([i + j * height for i in range(len(labels))], [counts.get(k, 0) for k in labels], height=height, label=name)
+    ax.set_yticks([i + height * (len(series) - 1) / 2 for i in range(len(labels))], labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    fig.tight_layout()
+    return _finish(fig, path, show)
+
+
+def plot_embedding_norms(token_norms, scale: float, soft_norms=None, title: str = "soft tokens sit at the scale of real token embeddings",
+                         path=None, show: bool = False):
+    """Histogram of the LLM's token-embedding norms, the derived scale, and (optionally) the soft tokens' norms."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist([float(n) for n in token_norms], bins=60, alpha=0.7, label="token embeddings of the LLM")
+    ax.axvline(scale, color="black", linestyle="--", label=f"scale = median norm ({scale:.3f})")
+    if soft_norms is not None:
+        for i, n in enumerate(soft_norms):
+            ax.axvline(float(n), color="tab:red", alpha=0.6, label="soft tokens" if i == 0 else None)
+    ax.set(title=title, xlabel="L2 norm", ylabel="number of tokens")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path, show)
+
+
+def plot_embeddings_2d(points, labels: list[str], title: str, xlabel: str = "component 1", ylabel: str = "component 2",
+                       kinds: list[str] | None = None, path=None, show: bool = False):
+    """2-D scatter coloured by label (e.g. each user's persona); kinds (e.g. train/dev) choose the marker."""
+    import matplotlib.pyplot as plt
+
+    names = sorted(set(labels))
+    cmap = plt.get_cmap("tab20")
+    markers = {k: m for k, m in zip(sorted(set(kinds or ["all"])), "o^sDv")}
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for c, name in enumerate(names):
+        for kind, marker in markers.items():
+            idx = [i for i, l in enumerate(labels) if l == name and (kinds is None or kinds[i] == kind)]
+            if idx:
+                ax.scatter([float(points[i][0]) for i in idx], [float(points[i][1]) for i in idx], color=cmap(c % 20),
+                           marker=marker, s=36, edgecolors="none",
+                           label=name if kind == next(iter(markers)) or kinds is None else None)
+    if kinds is not None:
+        for kind, marker in markers.items():
+            ax.scatter([], [], color="gray", marker=marker, label=f"[{kind}]")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return _finish(fig, path, show)
+
+
+def plot_attention_heatmap(weights, rows: list[str], cols: list[str], title: str = "attention of each query over the history",
+                           xlabel: str = "history item", ylabel: str = "query", path=None, show: bool = False, max_chars: int = 40):
+    """Heat map of aggregation weights: one row per query, one column per history item."""
+    import matplotlib.pyplot as plt
+
+    cut = lambda t: t if len(t) <= max_chars else t[: max_chars - 1] + "…"
+    w = [[float(x) for x in row] for row in weights]
+    fig, ax = plt.subplots(figsize=(min(2 + 0.45 * len(cols), 14), 1.6 + 0.4 * len(rows)))
+    im = ax.imshow(w, aspect="auto", cmap="viridis", vmin=0.0)
+    ax.set_xticks(range(len(cols)), [cut(c) for c in cols], rotation=60, ha="right", fontsize=6)
+    ax.set_yticks(range(len(rows)), [cut(r) for r in rows], fontsize=7)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    fig.colorbar(im, ax=ax, label="weight w_i")
+    fig.tight_layout()
+    return _finish(fig, path, show)
