@@ -25,9 +25,10 @@ class SentenceEncoder(nn.Module):
     def dim(self) -> int:
         return self.model.config.hidden_size
 
-    def forward(self, texts: list[str]) -> torch.Tensor:
+    def forward(self, texts: list[str], pad_to: int | None = None) -> torch.Tensor:
         device = next(self.model.parameters()).device
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(device)
+        padding = "max_length" if pad_to else True
+        batch = self.tokenizer(texts, padding=padding, truncation=True, max_length=pad_to or self.max_length, return_tensors="pt").to(device)
         hidden = self.model(**batch).last_hidden_state  # (N, T, D)
         if self.pooling == "cls":
             pooled = hidden[:, 0]  # (N, D)
@@ -45,12 +46,15 @@ class HistoryEncoder:
     finds every item already there. With ``disk_dir`` the vectors persist, keyed by encoder name and text.
     """
 
+    FORMAT = "pad32-v1"  # part of the disk cache's name: vectors made another way are never mixed in
+
     def __init__(self, encoder: SentenceEncoder, name: str, batch_size: int = 64, disk_dir: str | os.PathLike | None = None):
         self.encoder, self.name, self.batch_size = encoder, name, batch_size
         encoder.requires_grad_(False)
         encoder.eval()
         self.cache: dict[str, torch.Tensor] = {}
-        self.disk_file = Path(disk_dir) / f"{hashlib.sha1(name.encode()).hexdigest()[:16]}.safetensors" if disk_dir else None
+        tag = hashlib.sha1(f"{name}|{self.FORMAT}".encode()).hexdigest()[:16]
+        self.disk_file = Path(disk_dir) / f"{tag}.safetensors" if disk_dir else None
         if self.disk_file is not None and self.disk_file.exists():
             from safetensors.torch import load_file
 
@@ -72,10 +76,16 @@ class HistoryEncoder:
         if todo:
             from tqdm.auto import tqdm
 
-            steps = range(0, len(todo), self.batch_size)
-            for start in tqdm(steps, desc="encoding history", disable=not progress or len(steps) < 2, leave=False):
-                chunk = todo[start : start + self.batch_size]
-                vecs = self.encoder([t for _, t in chunk]).cpu()
+            # Each text is padded to a length that depends on the text alone (its length rounded up to a
+            # multiple of 32): a vector then never depends on which other texts shared its batch, so a
+            # cached vector equals a fresh one bit for bit and seeded runs repeat exactly.
+            lengths = [len(ids) for ids in self.encoder.tokenizer([t for _, t in todo], truncation=True, max_length=self.encoder.max_length)["input_ids"]]
+            buckets: dict[int, list[tuple[str, str]]] = {}
+            for kt, n in zip(todo, lengths):
+                buckets.setdefault(min(-(-n // 32) * 32, self.encoder.max_length), []).append(kt)
+            chunks = [(pad, items[i : i + self.batch_size]) for pad, items in sorted(buckets.items()) for i in range(0, len(items), self.batch_size)]
+            for pad, chunk in tqdm(chunks, desc="encoding history", disable=not progress or len(chunks) < 2, leave=False):
+                vecs = self.encoder([t for _, t in chunk], pad_to=pad).cpu()
                 for (k, _), v in zip(chunk, vecs):
                     self.cache[k] = v.clone()
             self.save()

@@ -139,9 +139,9 @@ def test_training_encodes_each_history_text_once(plm, max_history):
     encoded: list[str] = []
     original = hist.encoder.forward
 
-    def counting(texts):
+    def counting(texts, **kwargs):
         encoded.extend(texts)
-        return original(texts)
+        return original(texts, **kwargs)
 
     hist.encoder.forward = counting  # instance attribute: nn.Module.__call__ finds it
     distinct = {t for e in examples for t in e.history[-max_history:]}
@@ -831,3 +831,14 @@ def test_real_models_no_soft_logits_and_soft_norm(llm, encoder):
         torch.testing.assert_close(soft.norm(dim=-1), torch.full((1, 2), scale), rtol=1e-5, atol=0)
         loss = plm_real.loss([text], ["sci-fi"], soft)
     assert torch.isfinite(loss)
+
+
+def test_history_vectors_do_not_depend_on_batch_company():
+    """A text's vector is bit-identical whether it was encoded alone, in a small batch or in a large one."""
+    enc = tiny.tiny_sentence_encoder()
+    texts = [f"item {i} " + "word " * (i % 9) for i in range(40)]
+    a = HistoryEncoder(enc, "tiny").encode(texts)
+    h = HistoryEncoder(enc, "tiny", batch_size=3)
+    h.encode(texts[5:9])
+    h.encode(texts[20:21])
+    assert torch.equal(h.encode(texts), a)
