@@ -86,6 +86,6 @@ def lora_per_user_row(plm: PPlugLM, examples: list[Example], task: str, n_users:
     row = {"method": f"lora-per-user ({len(users)} users)", "task": get_task(task).name, "split": "dev", "decoding": decoding}
     row.update({k: round(metrics[k], 4) for k in metric_keys(task)})
     row.update({"prompt_tokens_mean": round(tokens / len(golds), 1), "seconds_per_example": round(infer_s / len(golds), 4),
-                "examples": len(golds), "train_seconds": round(sum(train_s), 1),
-                "train_seconds_per_user": round(sum(train_s) / len(users), 1), "_answers": answers})
+                "examples": len(golds), "train_seconds": round(sum(train_s), 3),
+                "train_seconds_per_user": round(sum(train_s) / len(users), 3), "_answers": answers})
     return row

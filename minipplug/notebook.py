@@ -26,7 +26,7 @@ THREADS_ENV = "MINIPPLUG_THREADS"
 FAST_METHODS = ("non-personalized", "bm25-k2", "recency-k2", "dense-k2", "pplug", "pplug-mean-pooling")
 PROFILES: dict[str, dict] = {
     "fast": dict(
-        preset="cpu-fast", data="sample", max_train_examples=64, max_dev_examples=12,
+        preset="cpu-fast", data="sample", max_train_examples=64, max_dev_examples=10,
         overrides=dict(batch_size=4, epochs=1.0), compare_methods=FAST_METHODS,
     ),
     "full": dict(

@@ -18,7 +18,16 @@ def _finish(fig, path, show: bool):
     return fig
 
 
-def plot_losses(curves: dict[str, list[tuple[int, float]]], title: str = "PPlug training loss", path: str | os.PathLike | None = None, show: bool = False):
+def _shorten(text: str, n: int) -> str:
+    """At most n characters, cut in the middle so that the end (a history item's "tag: ..." or score) stays."""
+    if len(text) <= n:
+        return text
+    tail = min(20, n // 3)
+    return text[: n - tail - 3] + " … " + text[-tail:]
+
+
+def plot_losses(curves: dict[str, list[tuple[int, float]]], title: str = "PPlug training loss", path: str | os.PathLike | None = None,
+                show: bool = False, ylabel: str = "token NLL (train batch)"):
     """Loss against optimizer step, one line per run; saved to path when given."""
     import matplotlib.pyplot as plt
 
@@ -26,8 +35,8 @@ def plot_losses(curves: dict[str, list[tuple[int, float]]], title: str = "PPlug 
     for label, points in curves.items():
         if points:
             steps, losses = zip(*points)
-            ax.plot(steps, losses, label=label)
-    ax.set(title=title, xlabel="optimizer step", ylabel="token NLL (train batch)")
+            ax.plot(steps, losses, label=label, marker="o" if len(points) < 12 else None, markersize=3)
+    ax.set(title=title, xlabel="optimizer step", ylabel=ylabel)
     ax.legend()
     fig.tight_layout()
     return _finish(fig, path, show)
@@ -54,7 +63,7 @@ def plot_attention(weights, items: list[str], title: str = "attention over the h
     """Horizontal bars: the aggregation weight of each history item."""
     import matplotlib.pyplot as plt
 
-    labels = [t if len(t) <= max_chars else t[: max_chars - 1] + "…" for t in items]
+    labels = [_shorten(t, max_chars) for t in items]
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(items) + 1.2))
     ax.barh(range(len(items)), [float(w) for w in weights], label="weight w_i")
     ax.set_yticks(range(len(items)), labels, fontsize=7)
@@ -90,7 +99,7 @@ def plot_counts(series: dict[str, dict[str, float]], title: str, xlabel: str = "
 
     labels = list(dict.fromkeys(k for counts in series.values() for k in counts))
     height = 0.8 / max(len(series), 1)
-    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(labels) * max(len(series), 1) + 1.5))
+    fig, ax = plt.subplots(figsize=(6.5, 0.16 * len(labels) * max(len(series), 1) + 1.2))
     for j, (name, counts) in enumerate(series.items()):
         ax.barh([i + j * height for i in range(len(labels))], [counts.get(k, 0) for k in labels], height=height, label=name)
     ax.set_yticks([i + height * (len(series) - 1) / 2 for i in range(len(labels))], labels, fontsize=8)
@@ -143,18 +152,21 @@ def plot_embeddings_2d(points, labels: list[str], title: str, xlabel: str = "com
     return _finish(fig, path, show)
 
 
-def plot_attention_heatmap(weights, rows: list[str], cols: list[str], title: str = "attention of each query over the history",
-                           xlabel: str = "history item", ylabel: str = "query", path=None, show: bool = False, max_chars: int = 40):
-    """Heat map of aggregation weights: one row per query, one column per history item."""
+def plot_attention_heatmap(weights, queries: list[str], items: list[str], title: str = "attention of each query over the history",
+                           path=None, show: bool = False, max_chars: int = 70):
+    """Heat map of aggregation weights (Q, N): one column per query (q0, q1, ..., named below), one row per history item."""
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    cut = lambda t: t if len(t) <= max_chars else t[: max_chars - 1] + "…"
-    w = [[float(x) for x in row] for row in weights]
-    fig, ax = plt.subplots(figsize=(min(2 + 0.45 * len(cols), 14), 1.6 + 0.4 * len(rows)))
+    w = [[float(row[n]) for row in weights] for n in range(len(items))]  # (N, Q): items down, queries across
+    fig, ax = plt.subplots(figsize=(7.5, 1.6 + 0.3 * len(items) + 0.22 * len(queries)))
     im = ax.imshow(w, aspect="auto", cmap="viridis", vmin=0.0)
-    ax.set_xticks(range(len(cols)), [cut(c) for c in cols], rotation=60, ha="right", fontsize=6)
-    ax.set_yticks(range(len(rows)), [cut(r) for r in rows], fontsize=7)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.set_xticks(range(len(queries)), [f"q{i}" for i in range(len(queries))])
+    ax.set_yticks(range(len(items)), [_shorten(t, max_chars) for t in items], fontsize=7)
+    ax.set(title=title, xlabel="query", ylabel="history item")
     fig.colorbar(im, ax=ax, label="weight w_i")
+    handles = [Patch(visible=False) for _ in queries]
+    ax.legend(handles, [f"q{i}: {_shorten(q, 110)}" for i, q in enumerate(queries)], loc="upper center", bbox_to_anchor=(0.5, -0.12),
+              fontsize=7, frameon=False, handlelength=0, handletextpad=0)
     fig.tight_layout()
     return _finish(fig, path, show)
