@@ -54,13 +54,11 @@ def main() -> None:
         opt.step()
         opt.zero_grad()
 
-    emb = stack.plm.model.get_input_embeddings()
-
     def plain_step():
-        # The same LLM, same prompts and targets, no plug: backward to the input embeddings.
+        # The same LLM, same prompts, targets and loss code, no plug: backward to the input embeddings.
         b = stack.plm.build([e.input for e in batch], None, [e.target for e in batch])
         b["inputs_embeds"] = b["inputs_embeds"].detach().requires_grad_(True)
-        stack.plm.model(**b).loss.backward()
+        stack.plm.batch_loss(b).backward()
 
     pplug_step(), plain_step()  # warm-up
     t_pplug, t_plain = median_time(pplug_step, args.steps), median_time(plain_step, args.steps)

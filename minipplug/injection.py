@@ -149,9 +149,13 @@ class PPlugLM(nn.Module):
 
     def loss(self, prompts: list[str], targets: list[str], soft: torch.Tensor | None = None) -> torch.Tensor:
         """Token-level negative log-likelihood of the targets (paper, Eq. 5), mean over target tokens."""
-        batch = self.build(prompts, soft, targets)
+        return self.batch_loss(self.build(prompts, soft, targets))
+
+    def batch_loss(self, batch: dict) -> torch.Tensor:
+        """The mean target-token NLL of a batch made by build(..., targets)."""
         if self.is_encoder_decoder:
             return self.model(**batch).loss
+        batch = dict(batch)
         labels = batch.pop("labels")  # (B, T); targets are right-aligned (left padding)
         # Only the last K positions predict target tokens: skip the LM head (a fifth of the FLOPs) elsewhere.
         K = int((labels != -100).sum(-1).max()) + 1
