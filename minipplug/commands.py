@@ -41,6 +41,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _add_sizes(p: argparse.ArgumentParser) -> None:
+    """The run-size overrides shared by train, demo and compare."""
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-train-examples", type=int)
+    p.add_argument("--max-dev-examples", type=int)
+
+
 def _cmd_train(args) -> int:
     from .pipeline import load_stack, public, result_row, train
     from .plots import plot_losses
@@ -120,11 +128,8 @@ def add_model_commands(sub) -> None:
     tr.add_argument("--dev-outputs")
     tr.add_argument("--out", required=True, help="checkpoint folder")
     tr.add_argument("--method", default="pplug", choices=["pplug", "pplug-no-history"])
-    tr.add_argument("--epochs", type=float)
     tr.add_argument("--lr", type=float)
-    tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--max-train-examples", type=int)
-    tr.add_argument("--max-dev-examples", type=int)
+    _add_sizes(tr)
     tr.add_argument("--history-dropout-copies", type=int, help="history-dropout augmentation: extra copies per example (0: off)")
     tr.add_argument("--precision", choices=["auto", "bf16", "fp32"])
     tr.add_argument("--eval-every", type=int, help="dev loss every N optimizer steps (default: at the end only)")
@@ -146,10 +151,7 @@ def add_model_commands(sub) -> None:
 
     de = sub.add_parser("demo", help="train PPlug and its no-history control on the bundled sample, compare, plot")
     de.add_argument("--out", default="runs/demo")
-    de.add_argument("--epochs", type=float)
-    de.add_argument("--batch-size", type=int)
-    de.add_argument("--max-train-examples", type=int)
-    de.add_argument("--max-dev-examples", type=int)
+    _add_sizes(de)
     _add_common(de)
     de.set_defaults(func=_cmd_demo)
 

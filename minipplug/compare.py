@@ -148,7 +148,7 @@ def compare_cli(args) -> int:
 
 def add_compare_command(sub) -> None:
     """Register `compare` on the CLI."""
-    from .commands import _add_common
+    from .commands import _add_common, _add_sizes
 
     p = sub.add_parser("compare", help="train and evaluate every method side by side (quality and cost)")
     p.add_argument("--task", default="LaMP_2")
@@ -160,9 +160,6 @@ def add_compare_command(sub) -> None:
     p.add_argument("--out", default="runs/compare")
     p.add_argument("--methods", nargs="+", default=list(COMPARE_METHODS))
     p.add_argument("--pplug-rank", action="store_true", help="also score the PPlug rows with label ranking")
-    p.add_argument("--epochs", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--max-train-examples", type=int)
-    p.add_argument("--max-dev-examples", type=int)
+    _add_sizes(p)
     _add_common(p)
     p.set_defaults(func=compare_cli)
