@@ -50,6 +50,7 @@ def _add_sizes(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_train(args) -> int:
+    from .baselines import method_examples, predict_method
     from .pipeline import load_stack, public, result_row, train
     from .plots import plot_losses
 
@@ -71,8 +72,9 @@ def _cmd_train(args) -> int:
     summary = {"method": args.method, "task": cfg.task, "steps": result.steps, "train_seconds": round(result.seconds, 1),
                "final_train_loss": round(result.losses[-1][1], 4) if result.losses else None, "checkpoint": str(out)}
     if dev_ex:
-        row = result_row(stack, dev_ex, cfg.task, args.method, result.plug, cfg.decoding, progress=cfg.progress,
-                         train_seconds=result.seconds)
+        dev_ex = method_examples(args.method, dev_ex, cfg.task, stack.plm.tokenizer, cfg.max_input_tokens, stack.hist)
+        row = result_row(stack, dev_ex, cfg.task, predict_method(args.method), result.plug, cfg.decoding,
+                         progress=cfg.progress, label=args.method, train_seconds=result.seconds)
         summary["dev"] = public(row)
         atomic_write_text(out / "dev_results.json", json.dumps([public(row)], indent=1) + "\n")
     print(json.dumps(summary))
@@ -82,11 +84,15 @@ def _cmd_train(args) -> int:
 def _cmd_predict(args) -> int:
     from .baselines import check_method, method_prompts, needs_training
     from .pipeline import load_stack, open_plug, result_row
-    from .plug import read_plug_config
+    from .plug import read_plug_config, trained_as
 
     method = check_method(args.method)
     if args.checkpoint:
-        cfg = PPlugConfig.from_dict(read_plug_config(args.checkpoint)["config"])
+        info = read_plug_config(args.checkpoint)
+        if needs_training(method) and trained_as(info) != method:
+            raise ValueError(f"{args.checkpoint}: this plug was trained as {trained_as(info)}, not {method}; use --method "
+                             f"{trained_as(info)} or train one with `minipplug train --method {method}`")
+        cfg = PPlugConfig.from_dict(info["config"])
     elif needs_training(method):
         raise ValueError(f"--method {method} needs --checkpoint DIR (a plug trained with `minipplug train`)")
     else:
@@ -120,6 +126,8 @@ def _cmd_demo(args) -> int:
 
 def add_model_commands(sub) -> None:
     """Register train, predict and demo on the CLI's sub-command parser."""
+    from .baselines import PPLUG_VARIANTS
+
     tr = sub.add_parser("train", help="train a plug (only the plug; the LLM stays frozen)")
     tr.add_argument("--task", required=True)
     tr.add_argument("--train-questions", required=True)
@@ -127,7 +135,8 @@ def add_model_commands(sub) -> None:
     tr.add_argument("--dev-questions")
     tr.add_argument("--dev-outputs")
     tr.add_argument("--out", required=True, help="checkpoint folder")
-    tr.add_argument("--method", default="pplug", choices=["pplug", "pplug-no-history"])
+    tr.add_argument("--method", default="pplug", choices=list(PPLUG_VARIANTS),
+                    help="PPlug, its no-history control or one of the paper's variants")
     tr.add_argument("--lr", type=float)
     _add_sizes(tr)
     tr.add_argument("--history-dropout-copies", type=int, help="history-dropout augmentation: extra copies per example (0: off)")

@@ -11,7 +11,7 @@ from .baselines import COMPARE_METHODS, check_method, method_examples, needs_tra
 from .config import PPlugConfig
 from .data import Example, atomic_write_text, load_examples
 from .metrics import metric_keys
-from .plug import read_plug_config
+from .plug import read_plug_config, trained_as
 from .pipeline import PeakMemory, Stack, load_stack, markdown_table, open_plug, public, result_row, sample_paths, train
 from .plots import plot_quality_cost
 from .tasks import get_task
@@ -56,11 +56,8 @@ def run_compare(
                 train_seconds = read_plug_config(saved).get("train_seconds")
                 train_memory = float("nan")
             else:
-                vcfg = variant_config(cfg, method)
-                tr = method_examples(method, train_ex, task, tok, window, stack.hist)
                 with PeakMemory() as mem:
-                    result = train(stack, tr, None, "pplug-no-history" if method == "pplug-no-history" else "pplug",
-                                   out_dir=saved, cfg=vcfg)
+                    result = train(stack, train_ex, None, method, out_dir=saved)
                 plug, train_seconds = result.plug, result.seconds
                 train_memory = mem.mb
         dev = method_examples(method, dev_ex, task, tok, window, stack.hist)
@@ -104,7 +101,7 @@ def _reusable(folder: Path, cfg: PPlugConfig, method: str) -> bool:
     info = read_plug_config(folder)
     saved = {k: v for k, v in info["config"].items() if k not in ("progress", "eval_batch_size", "decoding")}
     wanted = {k: v for k, v in cfg.to_dict().items() if k not in ("progress", "eval_batch_size", "decoding")}
-    return saved == wanted and info.get("hide_history", False) == (method == "pplug-no-history")
+    return saved == wanted and trained_as(info) == method
 
 
 def write_report(rows: list[dict], out: Path, task: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from .baselines import PPLUG_VARIANTS, method_examples, variant_config
 from .config import PPlugConfig
 from .data import Example
 from .encoder import HistoryEncoder, SentenceEncoder
@@ -65,12 +66,20 @@ def open_plug(stack: Stack, ckpt: str | os.PathLike) -> PersonaPlug:
 
 def train(stack: Stack, train_ex: list[Example], dev_ex: list[Example] | None, method: str = "pplug",
           out_dir: str | os.PathLike | None = None, cfg: PPlugConfig | None = None) -> TrainResult:
-    """Train a plug for `pplug` or its `pplug-no-history` control (the same plug, histories hidden)."""
-    if method not in ("pplug", "pplug-no-history"):
-        raise ValueError(f"train --method must be pplug or pplug-no-history, got '{method}'")
-    cfg = cfg or stack.cfg
+    """Train a plug for `pplug`, one of its variants or the `pplug-no-history` control (the same plug, histories hidden).
+
+    A variant trains with its own config override and, for pplug+retrieval, its retrieval prompts; the method
+    name is saved beside the weights so that `predict` can refuse a checkpoint trained as something else.
+    """
+    if method not in PPLUG_VARIANTS:
+        raise ValueError(f"train --method must be one of {', '.join(PPLUG_VARIANTS)}, got '{method}'")
+    cfg = variant_config(cfg or stack.cfg, method)
+    tok, hist = stack.plm.tokenizer, stack.hist
+    train_ex = method_examples(method, train_ex, cfg.task, tok, cfg.max_input_tokens, hist)
+    dev_ex = method_examples(method, dev_ex, cfg.task, tok, cfg.max_input_tokens, hist) if dev_ex else dev_ex
     plug = new_plug(stack, cfg)
-    return train_plug(cfg, plug, stack.plm, stack.hist, train_ex, dev_ex, hide_history=(method == "pplug-no-history"), out_dir=out_dir)
+    return train_plug(cfg, plug, stack.plm, stack.hist, train_ex, dev_ex, hide_history=(method == "pplug-no-history"),
+                      out_dir=out_dir, meta={"method": method})
 
 
 def peak_memory_mb() -> float:

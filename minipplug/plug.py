@@ -99,6 +99,11 @@ def read_plug_config(ckpt_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
+def trained_as(info: dict) -> str:
+    """The method a checkpoint was trained as (older checkpoints name none: pplug, or its no-history control)."""
+    return info.get("method") or ("pplug-no-history" if info.get("hide_history") else "pplug")
+
+
 def build_plug(cfg: PPlugConfig, encoder: SentenceEncoder, llm_dim: int, scale: float) -> PersonaPlug:
     """A fresh plug whose input encoder starts as a copy of the (frozen) history encoder."""
     torch.manual_seed(cfg.seed)

@@ -118,11 +118,13 @@ def train_plug(
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     stop_after_steps: int | None = None,
+    meta: dict | None = None,
 ) -> TrainResult:
     """Train the plug; only its parameters receive gradients. Saves a resumable state in out_dir when given.
 
     hide_history=True trains the pplug-no-history control: the very same plug, every history hidden.
     stop_after_steps interrupts the run (to test resuming); resume=True continues from out_dir's state.
+    meta is saved beside the weights (e.g. the method name, which `predict` checks).
     """
     from accelerate import Accelerator, DistributedDataParallelKwargs
     from tqdm.auto import tqdm
@@ -217,7 +219,7 @@ def train_plug(
         result.dev_losses.append((step, dev_loss(raw_plug, plm, hist, dev_examples, cfg.eval_batch_size, hide_history)))
     result.seconds, result.steps = time.perf_counter() - t0, step
     if out_dir and accelerator.is_main_process:
-        raw_plug.save(out_dir, meta={"hide_history": hide_history, "steps": step, "train_seconds": round(result.seconds, 2)})
+        raw_plug.save(out_dir, meta={**(meta or {}), "hide_history": hide_history, "steps": step, "train_seconds": round(result.seconds, 2)})
         state = {"plug": raw_plug.trainable_state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "step": step, "losses": result.losses, "dev_losses": result.dev_losses}
         tmp = state_file.with_suffix(".tmp")

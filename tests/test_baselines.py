@@ -99,6 +99,40 @@ def test_compare_rows_and_reuse_of_saved_plugs(stack: Stack, tmp_path: Path, mon
     assert not calls and again[0]["_answers"] == by[("pplug", "generate")]["_answers"]
 
 
+def test_compare_trains_each_variant_with_its_own_config_and_prompts(stack: Stack, tmp_path: Path, monkeypatch) -> None:
+    from minipplug import compare, pipeline
+    from minipplug.pipeline import open_plug
+    from minipplug.plug import read_plug_config
+    from minipplug.train import soft_tokens
+
+    seen: dict[str, list[str]] = {}
+    real = pipeline.train_plug
+
+    def spy(cfg, plug, plm, hist, train_examples, *a, meta=None, **k):
+        seen[meta["method"]] = [e.input for e in train_examples]
+        return real(cfg, plug, plm, hist, train_examples, *a, meta=meta, **k)
+
+    monkeypatch.setattr(pipeline, "train_plug", spy)
+    ex = lamp2_examples()
+    variants = ["pplug", "pplug+retrieval", "pplug-mean-pooling", "pplug-no-instruction", "pplug-top4"]
+    rows = compare.run_compare(stack, ex, ex, tmp_path, variants, progress=False)
+    by = {r["method"]: r for r in rows}
+    for m in variants:
+        info = read_plug_config(tmp_path / "plugs" / m)
+        assert info["method"] == m and info["config"] == variant_config(stack.cfg, m).to_dict()
+    # pplug+retrieval trains and runs on the input with the most relevant item in front; the others on the input.
+    assert seen["pplug"] == [e.input for e in ex] and seen["pplug-top4"] == [e.input for e in ex]
+    assert all(r.startswith('the tag for the movie: "') and r.endswith(e.input) for r, e in zip(seen["pplug+retrieval"], ex))
+    assert by["pplug+retrieval"]["prompt_tokens_mean"] > by["pplug"]["prompt_tokens_mean"]
+    # Without the instruction token the prompt is one soft token (n_instruction_tokens=1) shorter.
+    assert by["pplug"]["prompt_tokens_mean"] - by["pplug-no-instruction"]["prompt_tokens_mean"] == 1
+    # The saved variants behave as their names say: mean pooling weighs user a's 3 items equally.
+    plug = open_plug(stack, tmp_path / "plugs" / "pplug-mean-pooling")
+    _, w = soft_tokens(plug, stack.hist, ex[:1])
+    torch.testing.assert_close(w, torch.full((1, 3), 1 / 3))
+    assert open_plug(stack, tmp_path / "plugs" / "pplug-no-instruction").instruction is None
+
+
 def test_history_pairs_use_the_questions_instruction() -> None:
     ex = lamp2_examples()[0]
     pairs = history_pairs(ex, "LaMP_2")
@@ -110,9 +144,9 @@ def test_history_pairs_use_the_questions_instruction() -> None:
 def test_user_lora_trains_a_copy_and_leaves_the_shared_llm_alone(stack: Stack) -> None:
     before = {n: p.clone() for n, p in stack.plm.model.named_parameters()}
     pairs = history_pairs(lamp2_examples()[0], "LaMP_2")
-    loss0 = float(stack.plm.loss([x for x, _ in pairs], [y for _, y in pairs]))
+    loss0 = stack.plm.loss([x for x, _ in pairs], [y for _, y in pairs]).item()
     user_plm = train_user_lora(stack.plm, pairs, r=4, epochs=15, lr=1e-2, batch_size=3)
-    loss1 = float(user_plm.loss([x for x, _ in pairs], [y for _, y in pairs]))
+    loss1 = user_plm.loss([x for x, _ in pairs], [y for _, y in pairs]).detach().item()
     assert loss1 < loss0 - 0.5  # it fits the user's own items
     assert all(torch.equal(p, before[n]) for n, p in stack.plm.model.named_parameters())
     row = lora_per_user_row(stack.plm, lamp2_examples(), "LaMP_2", n_users=2, r=4, epochs=1)

@@ -49,7 +49,7 @@ def test_train_writes_only_the_plug(trained: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method,decoding", [("pplug", "generate"), ("pplug-no-history", "generate"), ("non-personalized", "rank")])
+@pytest.mark.parametrize("method,decoding", [("pplug", "generate"), ("bm25-k4", "rank"), ("non-personalized", "rank")])
 def test_predict_writes_official_format(trained: Path, tmp_path: Path, method: str, decoding: str) -> None:
     questions = json.loads((SAMPLE / "dev_questions.json").read_text())[:3]
     golds = json.loads((SAMPLE / "dev_outputs.json").read_text())
@@ -77,6 +77,36 @@ def test_predict_writes_official_format(trained: Path, tmp_path: Path, method: s
 def test_predict_without_checkpoint_for_a_plug_method_is_a_usage_error(tmp_path: Path) -> None:
     r = run_cli("predict", "--task", "LaMP_2", "--questions", str(SAMPLE / "dev_questions.json"), "--out", str(tmp_path / "p.json"), "--method", "pplug")
     assert r.returncode == 2 and r.stderr.startswith("error:") and "--checkpoint" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_predict_refuses_a_plug_trained_as_another_method(trained: Path, tmp_path: Path) -> None:
+    for method in ["pplug-no-history", "pplug-top4", "pplug+retrieval"]:
+        r = run_cli("predict", "--checkpoint", str(trained), "--questions", str(SAMPLE / "dev_questions.json"),
+                    "--out", str(tmp_path / "p.json"), "--method", method)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert f"trained as pplug, not {method}" in r.stderr and f"train --method {method}" in r.stderr
+    assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.slow
+def test_train_a_variant_then_predict_with_it(tmp_path: Path) -> None:
+    out = tmp_path / "top4"
+    r = run_cli("train", "--task", "LaMP_2", "--method", "pplug-top4", "--train-questions", str(SAMPLE / "train_questions.json"),
+                "--train-outputs", str(SAMPLE / "train_outputs.json"), "--dev-questions", str(SAMPLE / "dev_questions.json"),
+                "--dev-outputs", str(SAMPLE / "dev_outputs.json"), "--max-dev-examples", "2", "--out", str(out),
+                "--max-train-examples", "4", "--batch-size", "4", "--epochs", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["method"] == "pplug-top4" and summary["dev"]["method"] == "pplug-top4"
+    info = json.loads((out / "plug_config.json").read_text())
+    assert info["method"] == "pplug-top4" and (info["config"]["aggregation"], info["config"]["top_k"]) == ("topk", 4)
+    q, o = tmp_path / "q.json", tmp_path / "o.json"
+    q.write_text(json.dumps(json.loads((SAMPLE / "dev_questions.json").read_text())[:2]))
+    o.write_text(json.dumps({"task": "LaMP_2", "golds": json.loads((SAMPLE / "dev_outputs.json").read_text())["golds"][:2]}))
+    r = run_cli("predict", "--checkpoint", str(out), "--questions", str(q), "--outputs", str(o),
+                "--out", str(tmp_path / "p.json"), "--method", "pplug-top4", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["method"] == "pplug-top4"
 
 
 def test_train_bad_input_exits_2(tmp_path: Path) -> None:
