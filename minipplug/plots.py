@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def _finish(fig, path, show: bool):
@@ -10,7 +11,14 @@ def _finish(fig, path, show: bool):
     import matplotlib.pyplot as plt
 
     if path is not None:
-        fig.savefig(path, dpi=120)
+        # Through a temporary file and a rename, like every other file minipplug writes.
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            fig.savefig(tmp, dpi=120, format=path.suffix[1:] or "png", bbox_inches="tight")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     if show:
         plt.show()
     else:
@@ -42,18 +50,39 @@ def plot_losses(curves: dict[str, list[tuple[int, float]]], title: str = "PPlug 
     return _finish(fig, path, show)
 
 
+COST_LABELS = {"prompt_tokens_mean": "mean prompt tokens the LLM reads", "seconds_per_example": "seconds per example",
+               "peak_memory_mb": "peak memory (MB)", "train_seconds": "training time (s)"}
+LOWER_IS_BETTER = {"mae", "rmse"}
+
+
+def _family_marker(method: str) -> str:
+    """One marker shape per family of methods: zero-shot, retrieval, PPlug and its variants, per-user fine-tuning."""
+    if method.startswith("pplug"):
+        return "o"
+    if method.startswith(("bm25", "recency", "dense")):
+        return "s"
+    return "*" if method.startswith("lora") else "^"
+
+
 def plot_quality_cost(rows: list[dict], metric: str, cost_keys: tuple[str, ...] = ("prompt_tokens_mean", "seconds_per_example"),
                       title: str = "quality against cost", path: str | os.PathLike | None = None, show: bool = False):
-    """One panel per cost measure: each method's metric against that cost."""
+    """One panel per cost measure: each method's metric against that cost (hollow markers: label ranking)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(cost_keys), figsize=(5.5 * len(cost_keys), 4), squeeze=False)
+    colors = plt.get_cmap("tab20").colors
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig, axes = plt.subplots(1, len(cost_keys), figsize=(5 * len(cost_keys), 4), squeeze=False)
     for ax, key in zip(axes[0], cost_keys):
         for r in rows:
-            label = f"{r['method']} ({r['decoding']})"
-            ax.scatter(r[key], r[metric], label=label)
-        ax.set(title=f"{metric} vs {key}", xlabel=key, ylabel=metric)
-    axes[0][-1].legend(fontsize=7, loc="best")
+            color = colors[methods.index(r["method"]) % len(colors)]
+            rank = r["decoding"] == "rank"
+            ax.scatter(r[key], r[metric], s=60, marker=_family_marker(r["method"]), label=f"{r['method']} ({r['decoding']})",
+                       facecolors="none" if rank else color, edgecolors=color, linewidths=1.5)
+        better = "lower is better" if metric.lower() in LOWER_IS_BETTER else "higher is better"
+        ax.set(xlabel=COST_LABELS.get(key, key), ylabel=f"{metric} ({better})")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), title="method (decoding)")
     fig.suptitle(title)
     fig.tight_layout()
     return _finish(fig, path, show)
