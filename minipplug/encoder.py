@@ -77,8 +77,9 @@ class HistoryEncoder:
             from tqdm.auto import tqdm
 
             # Each text is padded to a length that depends on the text alone (its length rounded up to a
-            # multiple of 32): a vector then never depends on which other texts shared its batch, so a
-            # cached vector equals a fresh one bit for bit and seeded runs repeat exactly.
+            # multiple of 32), so a vector does not depend on the other texts' lengths. On some CPU kernels
+            # the number of rows in a batch still moves a vector at the 1e-7 level: the disk cache keeps the
+            # first value computed, which is what makes a rerun repeat exactly.
             lengths = [len(ids) for ids in self.encoder.tokenizer([t for _, t in todo], truncation=True, max_length=self.encoder.max_length)["input_ids"]]
             buckets: dict[int, list[tuple[str, str]]] = {}
             for kt, n in zip(todo, lengths):
