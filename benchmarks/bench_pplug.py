@@ -17,10 +17,11 @@ import time
 import torch
 
 from minipplug.config import PPlugConfig
-from minipplug.data import load_examples
-from minipplug.pipeline import load_stack, new_plug, peak_memory_mb, sample_paths
-from minipplug.predict import predict
-from minipplug.train import batch_loss, train_plug
+from minipplug.engine.pipeline import load_stack, new_plug, peak_memory_mb
+from minipplug.engine.predict import predict
+from minipplug.engine.train import batch_loss, train_plug
+from minipplug.lamp.data import load_examples
+from minipplug.lamp.samples import sample_paths
 
 
 def median_time(fn, repeats: int) -> float:
@@ -67,14 +68,16 @@ def main() -> None:
     sub = train_ex[:64]
     stack.hist.cache.clear()
     before = stack.encoder.texts_encoded
-    train_plug(cfg.replace(epochs=2, max_train_examples=64, progress=False), new_plug(stack), stack.plm, stack.hist, sub)
+    train_plug(
+        cfg.replace(epochs=2, max_train_examples=64, progress=False), new_plug(stack), stack.plm, stack.hist, sub
+    )
     with_cache = stack.encoder.texts_encoded - before
     without_cache_per_epoch = sum(len(e.history) for e in sub)
 
     # End-to-end prediction differs in answer length (the trained plug stops after a tag, the zero-shot LLM
     # rambles), so the per-example inference cost is timed with a fixed number of new tokens for both.
-    pp = predict(dev_ex, cfg.task, stack.plm, plug, stack.hist, "pplug", progress=False)
-    npz = predict(dev_ex, cfg.task, stack.plm, None, None, "non-personalized", progress=False)
+    pp = predict(dev_ex, cfg.task, stack.plm, plug, stack.hist, "own", progress=False)
+    npz = predict(dev_ex, cfg.task, stack.plm, None, None, "none", progress=False)
     n_new, bs = 8, cfg.eval_batch_size
 
     @torch.no_grad()
@@ -87,14 +90,16 @@ def main() -> None:
                 soft = plug([e.query for e in chunk], H, mask)[0]
             b = stack.plm.build([e.input for e in chunk], soft)
             b.pop("position_ids")
-            stack.plm.model.generate(**b, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False, pad_token_id=stack.plm.pad_id)
+            stack.plm.model.generate(
+                **b, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False, pad_token_id=stack.plm.pad_id
+            )
 
     fixed_generation(True), fixed_generation(False)  # warm-up
     t_gen_pplug = median_time(lambda: fixed_generation(True), 3) / len(dev_ex)
     t_gen_plain = median_time(lambda: fixed_generation(False), 3) / len(dev_ex)
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-                   + (torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"),
+        + (torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"),
         "batch_size": cfg.batch_size,
         "train_step_seconds_pplug": round(t_pplug, 3),
         "train_step_seconds_plain_llm": round(t_plain, 3),

@@ -9,26 +9,27 @@ prints, per retriever, how often that label equals the gold answer (LaMP_2-style
 
 from __future__ import annotations
 
-from minipplug.data import load_examples
-from minipplug.encoder import HistoryEncoder, SentenceEncoder
-from minipplug.metrics import score
-from minipplug.models import DEFAULT_ENCODER, load_encoder
-from minipplug.pipeline import sample_paths
-from minipplug.retrieval import RETRIEVERS, retrieve
-from minipplug.tasks import get_task
-
-LABEL_FIELD = {"LaMP_2": "tag", "LaMP_3": "score"}  # the profile item's own label
+from minipplug.engine.loading import DEFAULT_ENCODER, load_encoder
+from minipplug.engine.retrieval import RETRIEVERS, retrieve
+from minipplug.lamp.data import load_examples
+from minipplug.lamp.metrics import score
+from minipplug.lamp.samples import sample_paths
+from minipplug.lamp.tasks import get_task
+from minipplug.model.encoder import HistoryEncoder, SentenceEncoder
 
 
 def main() -> None:
     tok, model, pooling = load_encoder(DEFAULT_ENCODER)
     hist = HistoryEncoder(SentenceEncoder(tok, model, pooling), DEFAULT_ENCODER)  # no disk cache: a read-only script
-    for sample, task in [("lamp2_tags", "LaMP_2"), ("lamp3_ratings", "LaMP_3")]:
-        paths = sample_paths(sample)
+    for task in ["LaMP_2", "LaMP_3"]:
+        spec = get_task(task)  # the item's own label is the task's persona field (tag, score)
+        paths = sample_paths(spec.sample)
         dev = load_examples(task, paths["dev_questions"], paths["dev_outputs"])
         golds = {e.id: e.target for e in dev}
         for retriever in RETRIEVERS:
-            copied = {e.id: str(e.profile[retrieve(e, get_task(task), retriever, 1, hist)[0]][LABEL_FIELD[task]]).strip() for e in dev}
+            copied = {
+                e.id: str(e.profile[retrieve(e, spec, retriever, 1, hist)[0]][spec.persona_field]).strip() for e in dev
+            }
             metrics = {k: round(v, 3) for k, v in score(task, copied, golds).items()}
             print(f"{task} ({len(dev)} dev questions), copy the label of the top-1 {retriever} item: {metrics}")
 

@@ -12,15 +12,23 @@ import argparse
 import json
 
 from minipplug.config import PPlugConfig
-from minipplug.data import load_examples
-from minipplug.pipeline import load_stack, markdown_table, public, result_row, sample_paths, train
+from minipplug.engine.pipeline import load_stack, markdown_table, public, result_row, train
+from minipplug.lamp.data import load_examples
+from minipplug.lamp.samples import sample_paths
 
 PAPER = dict(n_instruction_tokens=1, n_user_tokens=1, temperature=1.0, lr=1e-4, encoder_lr=1e-4, soft_position="start")
 RUNS = {
     "paper recipe (1+1 tokens, tau 1, lr 1e-4, soft tokens at position 0)": PAPER,
     "+ lr 2e-3 (encoder 1e-5)": {**PAPER, "lr": 2e-3, "encoder_lr": 1e-5},
     "+ tau 0.1": {**PAPER, "lr": 2e-3, "encoder_lr": 1e-5, "temperature": 0.1},
-    "+ 4+4 soft tokens": {**PAPER, "lr": 2e-3, "encoder_lr": 1e-5, "temperature": 0.1, "n_instruction_tokens": 4, "n_user_tokens": 4},
+    "+ 4+4 soft tokens": {
+        **PAPER,
+        "lr": 2e-3,
+        "encoder_lr": 1e-5,
+        "temperature": 0.1,
+        "n_instruction_tokens": 4,
+        "n_user_tokens": 4,
+    },
     "+ soft tokens before the input (= CPU preset)": {},
     "CPU preset, input encoder frozen": {"train_input_encoder": False},
     "CPU preset, tau 1": {"temperature": 1.0},
@@ -45,8 +53,19 @@ def main() -> None:
         stack.cfg = cfg
         stack.plm.soft_position = cfg.soft_position
         result = train(stack, train_ex, None, "pplug", cfg=cfg)
-        row = public(result_row(stack, dev_ex, cfg.task, "pplug", result.plug, "generate", progress=False,
-                                train_seconds=result.seconds, label=name))
+        row = public(
+            result_row(
+                stack,
+                dev_ex,
+                cfg.task,
+                "pplug",
+                result.plug,
+                "generate",
+                progress=False,
+                train_seconds=result.seconds,
+                label=name,
+            )
+        )
         row["steps"] = result.steps
         rows.append(row)
         print(json.dumps(row), flush=True)

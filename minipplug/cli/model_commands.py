@@ -1,0 +1,198 @@
+"""`minipplug train`, `predict` and `demo`: the commands that load the models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from ..atomic import atomic_write_text
+from ..config import PPlugConfig
+from ..errors import InputError
+from ..lamp.data import load_examples, write_outputs
+from ..lamp.tasks import get_task
+from .args import add_common, add_sizes, config_from_args
+
+
+def check_out_file(path: str) -> None:
+    """Refuse an output path that is a folder or in a missing folder, before any model loads."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path}: --out names a folder; give a file name for the predictions")
+    if not p.parent.exists():
+        raise InputError(f"{path}: the folder {p.parent} does not exist")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ..course.plots import plot_losses
+    from ..engine.methods import method_examples
+    from ..engine.pipeline import load_stack, public, result_row, train
+
+    cfg = config_from_args(args)
+    train_ex = load_examples(cfg.task, args.train_questions, args.train_outputs)
+    dev_ex = None
+    if args.dev_questions:
+        if not args.dev_outputs:
+            raise InputError("--dev-questions needs --dev-outputs")
+        dev_ex = load_examples(cfg.task, args.dev_questions, args.dev_outputs)
+        if cfg.max_dev_examples:
+            dev_ex = dev_ex[: cfg.max_dev_examples]
+    stack = load_stack(cfg)
+    out = Path(args.out)
+    result = train(stack, train_ex, dev_ex, args.method, out_dir=out)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under `accelerate launch` / torchrun, the main process evaluates and reports
+    plot_losses(
+        {args.method: result.losses}, title=f"{args.method} on {cfg.task}: training loss", path=out / "loss.png"
+    )
+    summary = {
+        "method": args.method,
+        "task": cfg.task,
+        "steps": result.steps,
+        "train_seconds": round(result.seconds, 1),
+        "final_train_loss": round(result.losses[-1][1], 4) if result.losses else None,
+        "checkpoint": str(out),
+    }
+    if dev_ex:
+        tok, window = stack.plm.tokenizer, cfg.max_input_tokens
+        dev_ex = method_examples(args.method, dev_ex, cfg.task, tok, window, stack.hist, seed=cfg.seed)
+        row = result_row(
+            stack,
+            dev_ex,
+            cfg.task,
+            args.method,
+            result.plug,
+            cfg.decoding,
+            progress=cfg.progress,
+            train_seconds=result.seconds,
+        )
+        summary["dev"] = public(row)
+        atomic_write_text(out / "dev_results.json", json.dumps([public(row)], indent=1) + "\n")
+    print(json.dumps(summary))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from ..engine.methods import get_method, method_examples
+    from ..engine.pipeline import load_stack, open_plug, result_row
+    from ..engine.predict import predict
+    from ..model.plug import read_plug_config, trained_as
+
+    method = get_method(args.method)
+    check_out_file(args.out)
+    if method.name == "lora-per-user":
+        raise InputError(
+            "--method lora-per-user trains one adapter per user; run it with `minipplug compare "
+            "--methods lora-per-user` (predict does not train)"
+        )
+    if args.checkpoint:
+        info = read_plug_config(args.checkpoint)
+        if method.trains_plug and trained_as(info) != method.plug_name:
+            raise InputError(
+                f"{args.checkpoint}: this plug was trained as {trained_as(info)}, not {method.plug_name}; use "
+                f"--method {trained_as(info)} or train one with `minipplug train --method {method.plug_name}`"
+            )
+        cfg = PPlugConfig.from_dict(info["config"])
+    elif method.trains_plug:
+        raise InputError(
+            f"--method {method.name} needs --checkpoint DIR (a plug trained with "
+            f"`minipplug train --method {method.plug_name}`)"
+        )
+    else:
+        cfg = config_from_args(args)
+    task = get_task(args.task).name if args.task else cfg.task
+    cfg = cfg.replace(
+        task=task,
+        decoding=args.decoding,
+        progress=not args.quiet,
+        **({"num_beams": args.num_beams} if args.num_beams else {}),
+    )
+    if args.decoding == "rank" and get_task(task).kind == "generation":
+        raise InputError(f"--decoding rank needs a task with labels; {task} is a generation task")
+    examples = load_examples(task, args.questions, args.outputs)
+    stack = load_stack(cfg)
+    plug = open_plug(stack, args.checkpoint) if method.trains_plug else None
+    examples = method_examples(
+        method.name, examples, task, stack.plm.tokenizer, cfg.max_input_tokens, stack.hist, seed=cfg.seed
+    )
+    if examples[0].target is not None:
+        row = result_row(stack, examples, task, method.name, plug, args.decoding, progress=cfg.progress)
+        answers = row.pop("_answers")
+        print(json.dumps(row))
+    else:
+        answers = predict(
+            examples,
+            task,
+            stack.plm,
+            plug,
+            stack.hist,
+            method.soft,
+            args.decoding,
+            cfg.eval_batch_size,
+            cfg.num_beams,
+            progress=cfg.progress,
+        ).answers
+    write_outputs(args.out, task, answers)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ..course.plots import plot_losses
+    from ..engine.demo import run_demo
+
+    out = Path(args.out)
+    result = run_demo(out, config_from_args(args))
+    plot_losses(
+        result.curves,
+        title="PPlug vs its no-history control: training loss (LaMP_2-style sample)",
+        path=out / "loss.png",
+    )
+    print(f"wrote {out / 'loss.png'}")
+    return 0
+
+
+def add_model_commands(sub) -> None:
+    """Register train, predict and demo on the CLI's sub-command parser."""
+    from ..engine.methods import TRAINABLE, method_help
+
+    tr = sub.add_parser("train", help="train a plug (only the plug; the LLM stays frozen)")
+    tr.add_argument("--task", required=True)
+    tr.add_argument("--train-questions", required=True)
+    tr.add_argument("--train-outputs", required=True)
+    tr.add_argument("--dev-questions")
+    tr.add_argument("--dev-outputs")
+    tr.add_argument("--out", required=True, help="checkpoint folder")
+    tr.add_argument(
+        "--method",
+        default="pplug",
+        choices=list(TRAINABLE),
+        help="PPlug, its no-history control or one of the paper's variants",
+    )
+    tr.add_argument("--lr", type=float)
+    add_sizes(tr)
+    tr.add_argument(
+        "--history-dropout-copies", type=int, help="history-dropout augmentation: extra copies per example (0: off)"
+    )
+    tr.add_argument("--precision", choices=["auto", "bf16", "fp32"])
+    tr.add_argument("--eval-every", type=int, help="dev loss every N optimizer steps (default: at the end only)")
+    add_common(tr)
+    tr.set_defaults(func=_cmd_train)
+
+    pr = sub.add_parser("predict", help="write LaMP-format predictions")
+    pr.add_argument("--questions", required=True)
+    pr.add_argument("--outputs", help="golds: when given, the official metrics are printed too")
+    pr.add_argument("--out", required=True, help="predictions file (LaMP outputs format)")
+    pr.add_argument("--checkpoint", help="a trained plug folder")
+    pr.add_argument("--task", help="default: the checkpoint's task")
+    pr.add_argument("--method", default="pplug", help=method_help())
+    pr.add_argument("--decoding", default="generate", choices=["generate", "rank"])
+    pr.add_argument("--num-beams", type=int)
+    add_common(pr)
+    pr.set_defaults(func=_cmd_predict)
+
+    de = sub.add_parser("demo", help="train PPlug and its no-history control on the bundled sample, compare, plot")
+    de.add_argument("--out", default="runs/demo")
+    add_sizes(de)
+    add_common(de)
+    de.set_defaults(func=_cmd_demo)

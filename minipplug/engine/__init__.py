@@ -1,0 +1,25 @@
+"""The engine: loading the pretrained models, the method registry, training, prediction, retrieval prompts,
+side-by-side comparison and per-user LoRA. Imports the model and the benchmark, never the course or the CLI."""
+
+from .methods import COMPARE_METHODS, METHODS, Method, get_method, method_examples
+from .pipeline import Stack, load_stack, new_plug, open_plug, result_row, train
+from .predict import Prediction, predict
+from .train import TrainResult, train_plug
+
+__all__ = [
+    "COMPARE_METHODS",
+    "METHODS",
+    "Method",
+    "Prediction",
+    "Stack",
+    "TrainResult",
+    "get_method",
+    "load_stack",
+    "method_examples",
+    "new_plug",
+    "open_plug",
+    "predict",
+    "result_row",
+    "train",
+    "train_plug",
+]

@@ -1,0 +1,258 @@
+"""The LaMP tasks. A TaskSpec owns everything that differs between tasks; all other code reads it from here.
+
+Per task: its kind and labels, where the query sits in the input, how a profile item reads for the history
+encoder and for a retriever, LaMP's template for a retrieved item and where the items go in the prompt, the
+field that carries a user's persona, the (input, target) pair a profile item gives for per-user fine-tuning,
+the folder of its files on LaMP's server, and the bundled sample that has its format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import InputError
+
+LAMP2_TAGS = [
+    "sci-fi",
+    "based on a book",
+    "comedy",
+    "action",
+    "twist ending",
+    "dystopia",
+    "dark comedy",
+    "classic",
+    "psychology",
+    "fantasy",
+    "romance",
+    "thought-provoking",
+    "social commentary",
+    "violence",
+    "true story",
+]
+LAMP2N_CATEGORIES = [
+    "food & drink",
+    "sports",
+    "education",
+    "parents",
+    "religion",
+    "travel",
+    "business",
+    "crime",
+    "science & technology",
+    "culture & arts",
+    "entertainment",
+    "politics",
+    "women",
+    "style & beauty",
+    "healthy living",
+]
+ITEM_SEP = ", and "  # LaMP joins retrieved items with this
+PATTERNS = "Following the given patterns"
+
+
+def _unquote(text: str) -> str:
+    """Strip white space and one pair of surrounding double quotes."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1].strip()
+    return text
+
+
+def _lamp1_query(text: str) -> str | None:
+    # The two reference titles are the query (as LaMP's code builds it: both titles, space-joined).
+    m = re.search(r"\[1\]:(.*?)\[2\]:(.*)", text, re.S)
+    return " ".join(_unquote(part) for part in m.groups()) if m else None
+
+
+def _splice_after_title(items: str, inp: str) -> str:
+    # LaMP_1: LaMP splices the quoted titles right after the first "title" of the input:
+    # '... with the title, and "T1", and "T2" "INPUT TITLE", which reference ...'.
+    at = inp.find("title")
+    if at == -1:  # LaMP then leaves the input as it is
+        return inp
+    at += len("title")
+    return f"{inp[:at]}{ITEM_SEP}{items}{inp[at:]}"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What differs between LaMP tasks; everything else is shared code."""
+
+    name: str
+    kind: str  # "classification", "regression" or "generation"
+    item_fields: tuple[str, ...]  # profile fields every item must have
+    query_marker: str | None  # the query is the input's text after this marker
+    labels: tuple[str, ...] = ()
+    max_new_tokens: int = 32
+    history_text: Callable[[dict], str] = str  # an item as Enc_his reads it (label included, as in the paper)
+    retrieval_text: Callable[[dict], str] = str  # an item as BM25 / dense retrieval match it (LaMP's fields)
+    item_template: str = ""  # LaMP's template of one retrieved item in a prompt
+    free_field: str = ""  # the long field of the template, the one the token budget cuts
+    compose: Callable[[str, str], str] = lambda items, inp: f"{items}. {inp}"  # (joined items, input) -> prompt
+    query_fn: Callable[[str], str | None] | None = None  # a task-specific query extractor (LaMP_1)
+    numeric_field: str | None = None  # a profile field that must parse as a number (LaMP_3's score)
+    persona_field: str | None = None  # the profile field whose majority value is a user's persona (plots)
+    item_pair: tuple[str, str] | None = None  # (input field, target field) of an item, for per-user LoRA
+    lamp_folder: str = ""  # the task's folder on LaMP's download server
+    sample: str | None = None  # the bundled sample in data_samples/ with this format
+
+    def query(self, text: str) -> str:
+        """The query part of an input (what the retriever and the input encoder read)."""
+        if self.query_fn is not None:
+            found = self.query_fn(text)
+            if found is not None:
+                return found
+            return text.strip()
+        if self.query_marker and self.query_marker in text:
+            return text.split(self.query_marker, 1)[1].strip()
+        return text.strip()
+
+    def item_text(self, item: dict) -> str:
+        """A history item as the history encoder reads it (with its tag or score, as in the paper)."""
+        return self.history_text(item)
+
+
+TASKS: dict[str, TaskSpec] = {
+    t.name: t
+    for t in [
+        TaskSpec(
+            "LaMP_1",
+            "classification",
+            ("title", "abstract"),
+            None,
+            ("[1]", "[2]"),
+            4,
+            history_text=lambda it: f"{it['title']} {it['abstract']}",
+            retrieval_text=lambda it: f"{it['title']} {it['abstract']}",
+            item_template='"{title}"',
+            free_field="title",
+            compose=_splice_after_title,
+            query_fn=_lamp1_query,
+            lamp_folder="LaMP_1",
+        ),
+        TaskSpec(
+            "LaMP_2",
+            "classification",
+            ("description", "tag"),
+            "description:",
+            tuple(LAMP2_TAGS),
+            8,
+            history_text=lambda it: f"{it['description']} tag: {it['tag']}",
+            # LaMP_2 and LaMP_3 retrieve by content only, so a query is never matched on the label.
+            retrieval_text=lambda it: f"{it['description']}",
+            item_template='the tag for the movie: "{description}" is "{tag}"',
+            free_field="description",
+            persona_field="tag",
+            item_pair=("description", "tag"),
+            lamp_folder="LaMP_2/new",  # the movie version; plain LaMP_2/ on the server is the news one (LaMP_2N)
+            sample="lamp2_tags",
+        ),
+        TaskSpec(
+            "LaMP_2N",
+            "classification",
+            ("text", "title", "category"),
+            "article:",
+            tuple(LAMP2N_CATEGORIES),
+            8,
+            history_text=lambda it: f"{it['title']} {it['text']} category: {it['category']}",
+            retrieval_text=lambda it: f"{it['title']} {it['text']}",
+            item_template='the category for the article: "{text}" is "{category}"',
+            free_field="text",
+            persona_field="category",
+            item_pair=("text", "category"),
+            lamp_folder="LaMP_2",
+        ),
+        TaskSpec(
+            "LaMP_3",
+            "regression",
+            ("text", "score"),
+            "review:",
+            ("1", "2", "3", "4", "5"),
+            3,
+            history_text=lambda it: f"{it['text']} score: {str(it['score']).strip()}",
+            retrieval_text=lambda it: f"{it['text']}",
+            item_template='{score} is the score for "{text}"',
+            free_field="text",
+            numeric_field="score",
+            persona_field="score",
+            item_pair=("text", "score"),
+            lamp_folder="LaMP_3",
+            sample="lamp3_ratings",
+        ),
+        TaskSpec(
+            "LaMP_4",
+            "generation",
+            ("title", "text"),
+            "article:",
+            (),
+            32,
+            history_text=lambda it: f"{it['title']} {it['text']}",
+            retrieval_text=lambda it: f"{it['title']} {it['text']}",
+            item_template='"{title}" is the title for "{text}"',
+            free_field="text",
+            item_pair=("text", "title"),
+            lamp_folder="LaMP_4",
+            sample="lamp4_sotu",
+        ),
+        TaskSpec(
+            "LaMP_5",
+            "generation",
+            ("title", "abstract"),
+            "paper:",
+            (),
+            32,
+            history_text=lambda it: f"{it['title']} {it['abstract']}",
+            retrieval_text=lambda it: f"{it['title']} {it['abstract']}",
+            item_template='"{title}" is a title for "{abstract}"',
+            free_field="abstract",
+            compose=lambda items, inp: f"{items}. {PATTERNS} {inp}",
+            item_pair=("abstract", "title"),
+            lamp_folder="LaMP_5",
+        ),
+        TaskSpec(
+            "LaMP_6",
+            "generation",
+            ("title", "text"),
+            "email:",
+            (),
+            32,
+            history_text=lambda it: f"{it['title']} {it['text']}",
+            retrieval_text=lambda it: f"{it['text']}",  # LaMP retrieves emails by their text
+            item_template='"{title}" is the title for "{text}"',
+            free_field="text",  # LaMP reuses the headline one
+            lamp_folder="LaMP_6",
+        ),
+        TaskSpec(
+            "LaMP_7",
+            "generation",
+            ("text",),
+            "before or after it:",
+            (),
+            48,
+            history_text=lambda it: f"{it['text']}",
+            retrieval_text=lambda it: f"{it['text']}",
+            item_template='"{text}"',
+            free_field="text",
+            compose=lambda items, inp: f"{items} are written by a person. {PATTERNS} {inp}",
+            lamp_folder="LaMP_7",
+            sample="lamp7_style",
+        ),
+    ]
+}
+_ALIASES = {"LAMP_2M": "LAMP_2"}  # keys and values upper-case: compared with task.upper()
+
+
+def get_task(name: str | TaskSpec) -> TaskSpec:
+    """Look a task up by name; accepts LaMP_2, LaMP-2, lamp2, LaMP_2M (and a TaskSpec, returned as it is)."""
+    if isinstance(name, TaskSpec):
+        return name
+    key = name.strip().replace("-", "_").upper()
+    if not key.startswith("LAMP_") and key.startswith("LAMP"):
+        key = "LAMP_" + key[4:]
+    key = _ALIASES.get(key, key)
+    for task in TASKS:
+        if task.upper() == key:
+            return TASKS[task]
+    raise InputError(f"unknown task '{name}'; known: {', '.join(TASKS)} (LaMP_2M is LaMP_2)")

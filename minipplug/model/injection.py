@@ -1,0 +1,239 @@
+"""Injection: the frozen LLM reads [I ; P_u ; Emb(x)] as input embeddings (paper, Fig. 2).
+
+Decoder-only LLMs get the soft tokens before the prompt (left padding, so a batch can generate together);
+encoder-decoder LLMs get them at the start of the encoder input. The LLM's weights never change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class LoadedLLM:
+    """A frozen LLM with its tokenizer; ``name`` is what the user asked for."""
+
+    name: str
+    model: nn.Module
+    tokenizer: object
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return bool(getattr(self.model.config, "is_encoder_decoder", False))
+
+
+def embedding_scale(model: nn.Module) -> float:
+    """Median L2 norm of the LLM's input token embeddings.
+
+    The paper multiplies its soft tokens by an unexplained constant (about 540). A plausible reading is
+    that it brings them to the magnitude of FlanT5-XXL's own token embeddings; deriving the number from
+    the embedding matrix does that for any LLM instead of hard-coding one model's value.
+    """
+    weight = model.get_input_embeddings().weight.detach().float()  # (V, D)
+    return float(weight.norm(dim=-1).median())
+
+
+class PPlugLM(nn.Module):
+    """A frozen LLM that accepts soft tokens in front of its prompt, for training, generation and ranking."""
+
+    def __init__(
+        self, llm: LoadedLLM, chat_template: bool = True, max_input_tokens: int = 256, soft_position: str = "input"
+    ):
+        super().__init__()
+        self.model, self.tokenizer, self.name = llm.model, llm.tokenizer, llm.name
+        self.model.requires_grad_(False)
+        self.model.eval()
+        self.is_encoder_decoder = llm.is_encoder_decoder
+        self.use_chat = (
+            chat_template and not self.is_encoder_decoder and bool(getattr(self.tokenizer, "chat_template", None))
+        )
+        self.max_input_tokens = max_input_tokens
+        if soft_position not in {"start", "input"}:
+            raise ValueError(f"soft_position must be 'start' or 'input', got '{soft_position}'")
+        self.soft_position = soft_position
+        self.eos_id = self.tokenizer.eos_token_id
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
+
+    @property
+    def dim(self) -> int:
+        return self.model.get_input_embeddings().weight.shape[1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.get_input_embeddings().weight.device
+
+    def train(self, mode: bool = True) -> "PPlugLM":
+        return super().train(False)  # the LLM stays in eval mode (no dropout), always
+
+    # ---- text -> token ids ------------------------------------------------------------------------
+    def prompt_parts(self, text: str) -> tuple[list[int], list[int]]:
+        """Token ids of one prompt split where the soft tokens go: (before, after).
+
+        The input is cut to max_input_tokens and wrapped in the chat template if the LLM has one.
+        soft_position "start" puts the soft tokens before everything (the paper's literal layout);
+        "input" puts them right before the task input, after the template's header. In a decoder-only
+        LLM the very first position is an attention sink (it draws most attention and its content is
+        largely ignored), so "input" is the default for decoder-only LLMs; for encoder-decoder LLMs
+        both layouts are the same.
+        """
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) > self.max_input_tokens:
+            text = self.tokenizer.decode(ids[: self.max_input_tokens])
+        if self.use_chat:
+            marker = "\u2063"  # an invisible character that never occurs in LaMP inputs
+            templ = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": marker}], tokenize=False, add_generation_prompt=True
+            )
+            head, tail = templ.split(marker)
+            before = self.tokenizer(head, add_special_tokens=False)["input_ids"]
+            after = self.tokenizer(text + tail, add_special_tokens=False)["input_ids"]
+        else:
+            full = self.tokenizer(text, add_special_tokens=True)["input_ids"]
+            n_special = len(full) - len(ids) if len(full) > len(ids) else 0
+            lead = (
+                1 if n_special and full[0] != (ids[0] if ids else None) else 0
+            )  # a BOS token, if the tokenizer adds one
+            before, after = full[:lead], full[lead:]
+        if self.soft_position == "start" or self.is_encoder_decoder:
+            return [], before + after
+        return before, after
+
+    def prompt_ids(self, text: str) -> list[int]:
+        """All token ids of one prompt (without soft tokens)."""
+        before, after = self.prompt_parts(text)
+        return before + after
+
+    def target_ids(self, text: str) -> list[int]:
+        """Token ids of a target, ending with EOS so the model learns where the answer stops."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.eos_id]
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model.get_input_embeddings()(ids.to(self.device))  # (B, T, D)
+
+    # ---- batches ----------------------------------------------------------------------------------
+    def build(self, prompts: list[str], soft: torch.Tensor | None = None, targets: list[str] | None = None) -> dict:
+        """Model inputs for a batch: inputs_embeds, attention_mask, labels (if targets), position_ids (decoder-only)."""
+        B = len(prompts)
+        S = 0 if soft is None else soft.shape[1]
+        pad_vec = self.embed(torch.tensor([self.pad_id]))[0]  # (D,)
+        if self.is_encoder_decoder:
+            # Encoder input [soft ; prompt], right padded; the decoder learns the target.
+            p_ids = [self.prompt_ids(p) for p in prompts]
+            T = S + max(len(p) for p in p_ids)
+            embeds = pad_vec.expand(B, T, -1).clone()  # (B, T, D)
+            mask = torch.zeros(B, T, dtype=torch.long, device=self.device)
+            for b, ids in enumerate(p_ids):
+                if S:
+                    embeds[b, :S] = soft[b].to(embeds.dtype)
+                embeds[b, S : S + len(ids)] = self.embed(torch.tensor(ids))
+                mask[b, : S + len(ids)] = 1
+            out = {"inputs_embeds": embeds, "attention_mask": mask}
+            if targets is not None:
+                t_ids = [self.target_ids(t) for t in targets]
+                labels = torch.full((B, max(map(len, t_ids))), -100, dtype=torch.long, device=self.device)
+                for b, ids in enumerate(t_ids):
+                    labels[b, : len(ids)] = torch.tensor(ids)
+                out["labels"] = labels
+            return out
+        # Decoder-only: [pad ; soft ; prompt ; target], left padded; loss only on the target tokens.
+        parts = [self.prompt_parts(p) for p in prompts]
+        t_ids = [self.target_ids(t) for t in targets] if targets is not None else [[] for _ in prompts]
+        lengths = [S + len(a) + len(b) + len(t) for (a, b), t in zip(parts, t_ids)]
+        T = max(lengths)
+        embeds = pad_vec.expand(B, T, -1).clone()  # (B, T, D)
+        mask = torch.zeros(B, T, dtype=torch.long, device=self.device)
+        labels = torch.full((B, T), -100, dtype=torch.long, device=self.device)
+        for b, ((head, p), t) in enumerate(zip(parts, t_ids)):
+            start = T - lengths[b]
+            if head:
+                embeds[b, start : start + len(head)] = self.embed(torch.tensor(head))
+            if S:
+                embeds[b, start + len(head) : start + len(head) + S] = soft[b].to(embeds.dtype)
+            embeds[b, start + len(head) + S :] = self.embed(torch.tensor(p + t))
+            mask[b, start:] = 1
+            if t:
+                labels[b, T - len(t) :] = torch.tensor(t)
+        # Positions count real tokens only, so left padding does not shift them.
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
+        out = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": position_ids}
+        if targets is not None:
+            out["labels"] = labels
+        return out
+
+    def forward(self, prompts: list[str], soft: torch.Tensor | None = None, targets: list[str] | None = None):
+        """The LLM's output (logits, and loss = mean token NLL of the targets when given)."""
+        return self.model(**self.build(prompts, soft, targets))
+
+    def loss(self, prompts: list[str], targets: list[str], soft: torch.Tensor | None = None) -> torch.Tensor:
+        """Token-level negative log-likelihood of the targets (paper, Eq. 5), mean over target tokens."""
+        return self.batch_loss(self.build(prompts, soft, targets))
+
+    def batch_loss(self, batch: dict) -> torch.Tensor:
+        """The mean target-token NLL of a batch made by build(..., targets)."""
+        if self.is_encoder_decoder:
+            return self.model(**batch).loss
+        batch = dict(batch)
+        labels = batch.pop("labels")  # (B, T); targets are right-aligned (left padding)
+        # Only the last K positions predict target tokens: skip the LM head (a fifth of the FLOPs) elsewhere.
+        K = int((labels != -100).sum(-1).max()) + 1
+        logits = self.model(**batch, logits_to_keep=K).logits  # (B, K, V)
+        return F.cross_entropy(
+            logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, -K + 1 :].reshape(-1), ignore_index=-100
+        )
+
+    @torch.no_grad()
+    def generate(
+        self, prompts: list[str], soft: torch.Tensor | None = None, max_new_tokens: int = 16, num_beams: int = 1
+    ) -> list[str]:
+        """Decoded answers (greedy or beam), only stripped, as the LaMP scorer does."""
+        batch = self.build(prompts, soft)
+        batch.pop("position_ids", None)  # generate derives positions from the attention mask
+        out = self.model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_id,
+        )
+        return [s.strip() for s in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
+
+    @torch.no_grad()
+    def rank(self, prompts: list[str], labels: list[str], soft: torch.Tensor | None = None) -> list[str]:
+        """Constrained decoding: the label with the highest mean token log-likelihood, for each prompt."""
+        lab_ids = [self.tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
+        return [
+            labels[int(self.label_scores(p, lab_ids, None if soft is None else soft[b : b + 1]).argmax())]
+            for b, p in enumerate(prompts)
+        ]
+
+    def label_scores(self, prompt: str, lab_ids: list[list[int]], soft: torch.Tensor | None) -> torch.Tensor:
+        """Mean log-probability (L,) of each label's tokens after one prompt (soft: (1, S, D) or None)."""
+        L, M = len(lab_ids), max(map(len, lab_ids))
+        cont = torch.full((L, M), self.pad_id, dtype=torch.long, device=self.device)  # (L, M) right padded
+        valid = torch.zeros(L, M, dtype=torch.bool, device=self.device)
+        for i, ids in enumerate(lab_ids):
+            cont[i, : len(ids)] = torch.tensor(ids)
+            valid[i, : len(ids)] = True
+        if self.is_encoder_decoder:
+            batch = self.build([prompt], soft)
+            enc = {k: v.expand(L, *v.shape[1:]) for k, v in batch.items()}
+            labels = cont.masked_fill(~valid, -100)
+            logits = self.model(**enc, labels=labels).logits  # (L, M, V): position j predicts label token j
+        else:
+            # The prompt is read once; its KV cache is shared by all labels (L times cheaper than L prompts).
+            batch = self.build([prompt], soft)  # (1, T): one prompt, no padding
+            out = self.model(**batch, use_cache=True)
+            T = batch["inputs_embeds"].shape[1]
+            past = out.cache
+            past.batch_repeat_interleave(L)
+            mask = torch.cat([torch.ones(L, T, dtype=torch.long, device=self.device), valid.long()], dim=1)
+            pos = (T + torch.arange(M, device=self.device)).expand(L, M)
+            nxt = self.model(input_ids=cont, attention_mask=mask, position_ids=pos, cache=past).logits  # (L, M, V)
+            logits = torch.cat([out.logits[:, -1:].expand(L, 1, -1), nxt[:, :-1]], dim=1)  # (L, M, V): predicts token j
+        logp = F.log_softmax(logits.float(), dim=-1).gather(-1, cont.unsqueeze(-1)).squeeze(-1)  # (L, M)
+        return (logp * valid).sum(-1) / valid.sum(-1)  # (L,)

@@ -1,0 +1,229 @@
+"""The command line, run as a user runs it: `python -m minipplug ...` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from minipplug.lamp.download import lamp_url
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "data_samples"
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `python -m minipplug ARGS` with the test environment (hub offline)."""
+    return subprocess.run(
+        [sys.executable, "-m", "minipplug", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
+
+
+def assert_usage_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
+    """Exit status 2, nothing on stdout, ONE 'error: ...' line on stderr naming every fragment."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:"), lines[0]
+    for frag in fragments:
+        assert frag in lines[0], f"{frag!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def test_data_check(fixture_dir: Path, tmp_path: Path) -> None:
+    q, o = fixture_dir / "LaMP_3" / "dev_questions.json", fixture_dir / "LaMP_3" / "dev_outputs.json"
+    proc = run_cli("data", "check", "--task", "LaMP_3", "--questions", str(q), "--outputs", str(o), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    stats = json.loads(lines[0])
+    assert {k: stats[k] for k in ["task", "examples", "profile_items_total", "profile_min", "profile_max"]} == {
+        "task": "LaMP_3",
+        "examples": 2,
+        "profile_items_total": 4,
+        "profile_min": 1,
+        "profile_max": 3,
+    }
+    assert stats["with_targets"] == 2 and stats["users"] == 2
+
+
+def test_data_check_alias_without_outputs(fixture_dir: Path, tmp_path: Path) -> None:
+    q = fixture_dir / "LaMP_2" / "dev_questions.json"
+    proc = run_cli("data", "check", "--task", "LaMP_2M", "--questions", str(q), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)
+    assert (stats["task"], stats["examples"], stats["with_targets"], stats["profile_min"], stats["profile_max"]) == (
+        "LaMP_2",
+        2,
+        0,
+        0,
+        2,
+    )
+
+
+def test_data_check_malformed(make_file: Callable[[str, Any], Path], tmp_path: Path) -> None:
+    bad = make_file(
+        "bad_questions.json",
+        [
+            {"id": "1", "input": "description: x", "profile": []},
+            {"id": "2", "input": "description: y", "profile": [{"id": "p", "description": "d"}]},
+        ],
+    )
+    proc = run_cli("data", "check", "--task", "LaMP_2", "--questions", str(bad), cwd=tmp_path)
+    assert_usage_error(proc, str(bad), "record 1", "profile item 0", "'tag'")
+
+
+def test_data_check_not_json(make_file: Callable[[str, Any], Path], tmp_path: Path) -> None:
+    bad = make_file("broken.json", "[{]")
+    assert_usage_error(
+        run_cli("data", "check", "--task", "LaMP_2", "--questions", str(bad), cwd=tmp_path), str(bad), "JSON"
+    )
+
+
+def test_data_check_folder_instead_of_file(tmp_path: Path) -> None:
+    assert_usage_error(
+        run_cli("data", "check", "--task", "LaMP_2", "--questions", str(tmp_path), cwd=tmp_path), str(tmp_path)
+    )
+
+
+def test_data_check_ids_mismatch(fixture_dir: Path, make_file: Callable[[str, Any], Path], tmp_path: Path) -> None:
+    q = fixture_dir / "LaMP_2" / "dev_questions.json"
+    o = make_file("o.json", {"task": "LaMP_2", "golds": [{"id": "200", "output": "sci-fi"}]})
+    proc = run_cli("data", "check", "--task", "LaMP_2", "--questions", str(q), "--outputs", str(o), cwd=tmp_path)
+    assert_usage_error(proc, str(o), "'golds'", "'201'")
+
+
+def test_unknown_task(fixture_dir: Path, tmp_path: Path) -> None:
+    q = fixture_dir / "LaMP_2" / "dev_questions.json"
+    assert_usage_error(run_cli("data", "check", "--task", "LaMP_9", "--questions", str(q), cwd=tmp_path), "LaMP_9")
+    o = fixture_dir / "LaMP_2" / "dev_outputs.json"
+    assert_usage_error(
+        run_cli("eval", "--task", "LaMP_9", "--golds", str(o), "--preds", str(o), cwd=tmp_path), "LaMP_9"
+    )
+
+
+def _outputs(task: str, pairs: dict[str, str]) -> dict:
+    return {"task": task, "golds": [{"id": k, "output": v} for k, v in pairs.items()]}
+
+
+# (task, golds, preds, expected) with values computed by hand in test_metrics.py
+EVAL_CASES = [
+    (
+        "LaMP_2",
+        {"1": "comedy", "2": "comedy", "3": "action"},
+        {"3": " action ", "1": "comedy", "2": "horror"},
+        {"accuracy": 2 / 3, "f1": 1 / 9},
+    ),
+    ("LaMP_3", {"a": "5", "b": "2", "c": "3"}, {"a": "4", "b": " 2.5 ", "c": "x"}, {"MAE": 3.5 / 3, "RMSE": 1.75**0.5}),
+    (
+        "LaMP_4",
+        {"1": "The cat is running fast", "2": "new bridge opens downtown"},
+        {"1": "the cat run fast!", "2": "  Downtown bridge opens. "},
+        {"rouge-1": 16 / 21, "rouge-L": 13 / 21},
+    ),
+]
+
+
+@pytest.mark.parametrize("task,golds,preds,expected", EVAL_CASES, ids=["classification", "rating", "generation"])
+def test_eval(
+    make_file: Callable[[str, Any], Path],
+    tmp_path: Path,
+    task: str,
+    golds: dict,
+    preds: dict,
+    expected: dict[str, float],
+) -> None:
+    g = make_file("golds.json", _outputs(task, golds))
+    p = make_file("preds.json", _outputs(task, preds))
+    proc = run_cli("eval", "--task", task, "--golds", str(g), "--preds", str(p), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert list(result) == list(expected)  # exactly the official keys, in order
+    assert result == pytest.approx(expected, abs=1e-6)  # printed rounded to 6 decimals
+
+
+def test_eval_ids_differ(make_file: Callable[[str, Any], Path], tmp_path: Path) -> None:
+    g = make_file("golds.json", _outputs("LaMP_2", {"1": "comedy", "2": "action"}))
+    p = make_file("preds.json", _outputs("LaMP_2", {"1": "comedy", "3": "action"}))
+    proc = run_cli("eval", "--task", "LaMP_2", "--golds", str(g), "--preds", str(p), cwd=tmp_path)
+    assert_usage_error(proc, str(p), "ids")
+
+
+def test_eval_malformed_preds(make_file: Callable[[str, Any], Path], tmp_path: Path) -> None:
+    g = make_file("golds.json", _outputs("LaMP_2", {"1": "comedy"}))
+    p = make_file("preds.json", {"task": "LaMP_2", "predictions": []})
+    proc = run_cli("eval", "--task", "LaMP_2", "--golds", str(g), "--preds", str(p), cwd=tmp_path)
+    assert_usage_error(proc, str(p), "'golds'")
+
+
+def test_make_samples_reproduces_committed_files(tmp_path: Path) -> None:
+    out = tmp_path / "samples"
+    proc = run_cli("data", "make-samples", "--out", str(out), cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    committed = sorted(p.relative_to(SAMPLES) for p in SAMPLES.rglob("*.json"))
+    assert len(committed) == 20  # 4 datasets x (2 splits x 2 files + summary)
+    assert sorted(p.relative_to(out) for p in out.rglob("*.json")) == committed
+    for rel in committed:
+        assert (out / rel).read_bytes() == (SAMPLES / rel).read_bytes(), rel
+    # stdout: one JSON summary per dataset, the same as its summary.json
+    summaries = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert [s["name"] for s in summaries] == ["lamp2_tags", "lamp3_ratings", "lamp7_style", "lamp4_sotu"]
+    for s in summaries:
+        assert s == json.loads((SAMPLES / s["name"] / "summary.json").read_text())
+
+
+def test_download_offline_fails_cleanly(tmp_path: Path) -> None:
+    """No internet here: exit 2 with one line (no hang, no traceback) and nothing left in the target folder."""
+    root = tmp_path / "lamp"
+    proc = run_cli(
+        "data", "download", "--task", "LaMP_3", "--split", "dev", "--root", str(root), cwd=tmp_path, timeout=60
+    )
+    assert_usage_error(
+        proc, "cannot download", "https://ciir.cs.umass.edu/downloads/LaMP/LaMP_3/dev/dev_questions.json"
+    )
+    assert [p for p in root.rglob("*") if p.is_file()] == []  # no partial or temp file
+
+
+def test_lamp_urls() -> None:
+    base = "https://ciir.cs.umass.edu/downloads/LaMP"
+    assert lamp_url("LaMP_3", "dev", "questions") == f"{base}/LaMP_3/dev/dev_questions.json"
+    assert lamp_url("LaMP_2M", "train", "outputs") == f"{base}/LaMP_2/new/train/train_outputs.json"
+    assert lamp_url("LaMP_2", "dev", "questions", time_based=True) == f"{base}/time/LaMP_2/new/dev/dev_questions.json"
+    assert lamp_url("LaMP_2N", "dev", "outputs") == f"{base}/LaMP_2/dev/dev_outputs.json"
+    assert lamp_url("LaMP_7", "test", "questions", time_based=True) == f"{base}/time/LaMP_7/test/test_questions.json"
+    with pytest.raises(ValueError):
+        lamp_url("LaMP_3", "test", "outputs")  # golds withheld
+    with pytest.raises(ValueError):
+        lamp_url("LaMP_3", "validation", "questions")
+
+
+def test_an_internal_bug_keeps_its_traceback(tmp_path: Path) -> None:
+    # A ValueError deep in the code is a bug, not bad input: it must not be dressed up as `error: ...` / exit 2.
+    code = (
+        "import sys\n"
+        "import minipplug.lamp.data as data\n"
+        "def planted(*args, **kwargs):\n"
+        "    raise ValueError('planted off-by-one')\n"
+        "data.profile_stats = planted\n"
+        "from minipplug.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    q = REPO / "data_samples" / "lamp2_tags" / "dev_questions.json"
+    proc = subprocess.run([sys.executable, "-c", code, "data", "check", "--task", "LaMP_2", "--questions", str(q)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "planted off-by-one" in proc.stderr and "error:" not in proc.stderr

@@ -1,0 +1,269 @@
+"""The model commands end to end on the real offline models, kept tiny (a few training steps)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data_samples" / "lamp2_tags"
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "minipplug", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A plug trained for 2 steps of batch 4 on the LaMP_2-style sample."""
+    out = tmp_path_factory.mktemp("ckpt") / "plug"
+    r = run_cli(
+        "train",
+        "--task",
+        "LaMP-2",
+        "--train-questions",
+        str(SAMPLE / "train_questions.json"),
+        "--train-outputs",
+        str(SAMPLE / "train_outputs.json"),
+        "--dev-questions",
+        str(SAMPLE / "dev_questions.json"),
+        "--dev-outputs",
+        str(SAMPLE / "dev_outputs.json"),
+        "--max-dev-examples",
+        "4",
+        "--out",
+        str(out),
+        "--max-train-examples",
+        "8",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+        "--quiet",
+    )
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["steps"] == 2 and summary["task"] == "LaMP_2"
+    assert set(summary["dev"]) >= {"method", "accuracy", "f1", "prompt_tokens_mean", "seconds_per_example"}
+    return out
+
+
+@pytest.mark.slow
+def test_train_writes_only_the_plug(trained: Path) -> None:
+    files = {p.name for p in trained.iterdir()}
+    assert {"plug.safetensors", "plug_config.json", "loss.png", "losses.json", "training_state.pt"} <= files
+    info = json.loads((trained / "plug_config.json").read_text())
+    assert info["config"]["llm"] == "SmolLM2-135M-Instruct" and info["config"]["encoder"] == "all-MiniLM-L6-v2"
+    assert info["llm_dim"] == 576 and info["encoder_dim"] == 384
+    from safetensors import safe_open
+
+    with safe_open(str(trained / "plug.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert keys and not any(k.startswith(("model.", "lm_head")) for k in keys)  # no LLM weight in a plug
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method,decoding", [("pplug", "generate"), ("bm25-k4", "rank"), ("non-personalized", "rank")])
+def test_predict_writes_official_format(trained: Path, tmp_path: Path, method: str, decoding: str) -> None:
+    questions = json.loads((SAMPLE / "dev_questions.json").read_text())[:3]
+    golds = json.loads((SAMPLE / "dev_outputs.json").read_text())
+    q, o = tmp_path / "q.json", tmp_path / "o.json"
+    q.write_text(json.dumps(questions))
+    o.write_text(json.dumps({"task": "LaMP_2", "golds": golds["golds"][:3]}))
+    out = tmp_path / "preds.json"
+    r = run_cli(
+        "predict",
+        "--checkpoint",
+        str(trained),
+        "--questions",
+        str(q),
+        "--outputs",
+        str(o),
+        "--out",
+        str(out),
+        "--method",
+        method,
+        "--decoding",
+        decoding,
+        "--quiet",
+    )
+    assert r.returncode == 0, r.stderr
+    preds = json.loads(out.read_text())
+    assert preds["task"] == "LaMP_2" and [p["id"] for p in preds["golds"]] == [x["id"] for x in questions]
+    row = json.loads(r.stdout.strip().splitlines()[-1])
+    assert row["method"] == method and row["decoding"] == decoding
+    if decoding == "rank":  # label ranking always answers with a label of the task
+        from minipplug.lamp.tasks import LAMP2_TAGS
+
+        assert all(p["output"] in LAMP2_TAGS for p in preds["golds"])
+    # The printed metrics are those of the official scorer on the written file.
+    r2 = run_cli("eval", "--task", "LaMP_2", "--golds", str(o), "--preds", str(out))
+    assert json.loads(r2.stdout)["accuracy"] == pytest.approx(row["accuracy"], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_predict_without_checkpoint_for_a_plug_method_is_a_usage_error(tmp_path: Path) -> None:
+    r = run_cli(
+        "predict",
+        "--task",
+        "LaMP_2",
+        "--questions",
+        str(SAMPLE / "dev_questions.json"),
+        "--out",
+        str(tmp_path / "p.json"),
+        "--method",
+        "pplug",
+    )
+    assert (
+        r.returncode == 2
+        and r.stderr.startswith("error:")
+        and "--checkpoint" in r.stderr
+        and "Traceback" not in r.stderr
+    )
+
+
+def test_predict_refuses_a_plug_trained_as_another_method(trained: Path, tmp_path: Path) -> None:
+    for method in ["pplug-no-history", "pplug-top4", "pplug+retrieval"]:
+        r = run_cli(
+            "predict",
+            "--checkpoint",
+            str(trained),
+            "--questions",
+            str(SAMPLE / "dev_questions.json"),
+            "--out",
+            str(tmp_path / "p.json"),
+            "--method",
+            method,
+        )
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert f"trained as pplug, not {method}" in r.stderr and f"train --method {method}" in r.stderr
+    assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.slow
+def test_train_a_variant_then_predict_with_it(tmp_path: Path) -> None:
+    out = tmp_path / "top4"
+    r = run_cli(
+        "train",
+        "--task",
+        "LaMP_2",
+        "--method",
+        "pplug-top4",
+        "--train-questions",
+        str(SAMPLE / "train_questions.json"),
+        "--train-outputs",
+        str(SAMPLE / "train_outputs.json"),
+        "--dev-questions",
+        str(SAMPLE / "dev_questions.json"),
+        "--dev-outputs",
+        str(SAMPLE / "dev_outputs.json"),
+        "--max-dev-examples",
+        "2",
+        "--out",
+        str(out),
+        "--max-train-examples",
+        "4",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+        "--quiet",
+    )
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["method"] == "pplug-top4" and summary["dev"]["method"] == "pplug-top4"
+    info = json.loads((out / "plug_config.json").read_text())
+    assert info["method"] == "pplug-top4" and (info["config"]["aggregation"], info["config"]["top_k"]) == ("topk", 4)
+    q, o = tmp_path / "q.json", tmp_path / "o.json"
+    q.write_text(json.dumps(json.loads((SAMPLE / "dev_questions.json").read_text())[:2]))
+    o.write_text(
+        json.dumps({"task": "LaMP_2", "golds": json.loads((SAMPLE / "dev_outputs.json").read_text())["golds"][:2]})
+    )
+    r = run_cli(
+        "predict",
+        "--checkpoint",
+        str(out),
+        "--questions",
+        str(q),
+        "--outputs",
+        str(o),
+        "--out",
+        str(tmp_path / "p.json"),
+        "--method",
+        "pplug-top4",
+        "--quiet",
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["method"] == "pplug-top4"
+
+
+def test_train_bad_input_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "train_questions.json"
+    bad.write_text(json.dumps([{"id": "1", "input": "x", "profile": [{"id": "p", "description": "d"}]}]))
+    r = run_cli(
+        "train",
+        "--task",
+        "LaMP_2",
+        "--train-questions",
+        str(bad),
+        "--train-outputs",
+        str(SAMPLE / "train_outputs.json"),
+        "--out",
+        str(tmp_path / "ck"),
+    )
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "record 0, profile item 0" in r.stderr and "'tag'" in r.stderr
+    assert not (tmp_path / "ck").exists()
+
+
+def test_unknown_config_field_exits_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"learning_rate": 1e-3}))
+    r = run_cli(
+        "train",
+        "--task",
+        "LaMP_2",
+        "--train-questions",
+        str(SAMPLE / "train_questions.json"),
+        "--train-outputs",
+        str(SAMPLE / "train_outputs.json"),
+        "--out",
+        str(tmp_path / "ck"),
+        "--config",
+        str(cfg),
+    )
+    assert r.returncode == 2 and "learning_rate" in r.stderr
+
+
+@pytest.mark.slow
+def test_demo_writes_results_rows(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    r = run_cli(
+        "demo",
+        "--out",
+        str(out),
+        "--max-train-examples",
+        "4",
+        "--max-dev-examples",
+        "2",
+        "--batch-size",
+        "4",
+        "--quiet",
+    )
+    assert r.returncode == 0, r.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert [row["method"] for row in rows] == ["pplug", "pplug-no-history", "non-personalized"]
+    for row in rows:
+        assert row["task"] == "LaMP_2" and row["split"] == "dev" and row["decoding"] == "generate"
+        assert {"accuracy", "f1", "prompt_tokens_mean", "seconds_per_example"} <= set(row)
+    # The prompt grows by exactly the soft tokens (4 instruction + 4 user tokens by default).
+    assert rows[0]["prompt_tokens_mean"] - rows[2]["prompt_tokens_mean"] == pytest.approx(8.0)
+    assert (out / "loss.png").stat().st_size > 0 and (out / "plugs" / "pplug" / "plug.safetensors").exists()

@@ -1,0 +1,263 @@
+"""Method registry, the comparison runner and the LoRA-per-user baseline, on tiny random models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from pplug_tiny import tiny_config, tiny_llama, tiny_sentence_encoder
+
+from minipplug.config import PPlugConfig
+from minipplug.engine.lora_per_user import history_pairs, lora_per_user_row, train_user_lora
+from minipplug.engine.methods import (
+    COMPARE_METHODS,
+    METHODS,
+    TRAINABLE,
+    derangement,
+    get_method,
+    method_examples,
+    parse_retrieval,
+    swap_histories,
+    variant_config,
+)
+from minipplug.engine.pipeline import Stack
+from minipplug.engine.retrieval import retrieval_prompts
+from minipplug.lamp.data import Example
+from minipplug.lamp.samples import LAMP2_INSTRUCTION
+from minipplug.model.encoder import HistoryEncoder
+from minipplug.model.injection import PPlugLM
+
+
+def lamp2_examples() -> list[Example]:
+    """Four LaMP_2 questions of two users with proper profile items (description, tag, date)."""
+    prof = {
+        "a": [
+            {"id": "a1", "description": "a starship crew lost in space", "tag": "sci-fi", "date": "2020-1-2"},
+            {"id": "a2", "description": "an android who learns to dream", "tag": "sci-fi", "date": "2020-10-2"},
+            {"id": "a3", "description": "a clumsy wedding planner", "tag": "comedy", "date": "2020-2-2"},
+        ],
+        "b": [{"id": "b1", "description": "two strangers falling in love", "tag": "romance", "date": "2019-5-5"}],
+    }
+    rows = [
+        ("q1", "a", "a colony on a distant planet", "sci-fi"),
+        ("q2", "a", "a talking parrot", "comedy"),
+        ("q3", "b", "a love letter", "romance"),
+        ("q4", "b", "a shy baker", "romance"),
+    ]
+    return [
+        Example(i, LAMP2_INSTRUCTION + d, d, [f"{it['description']} tag: {it['tag']}" for it in prof[u]], prof[u], t, u)
+        for i, u, d, t in rows
+    ]
+
+
+@pytest.fixture
+def stack() -> Stack:
+    cfg = tiny_config(task="LaMP_2", epochs=1.0, batch_size=2)
+    enc = tiny_sentence_encoder()
+    plm = PPlugLM(tiny_llama(), True, 256, "input")
+    return Stack(cfg, plm, enc, HistoryEncoder(enc, "tiny-bert"))
+
+
+def test_every_compare_method_is_known_and_bad_names_fail() -> None:
+    for m in COMPARE_METHODS:
+        assert get_method(m).name == m
+    assert get_method("bm25-k2").k == 2 and get_method("dense-k8").retriever == "dense"
+    for bad in ["pplug-foo", "bm25-kx", "random", "bm25-k0"]:
+        with pytest.raises(ValueError):
+            get_method(bad)
+
+
+def test_registry_answers_every_question_about_a_method() -> None:
+    # What trains, what runs whose plug, which soft tokens go in: one table, read by train, predict and compare.
+    assert set(TRAINABLE) == {
+        "pplug",
+        "pplug-no-history",
+        "pplug+retrieval",
+        "pplug-mean-pooling",
+        "pplug-no-instruction",
+        "pplug-top4",
+    }
+    swapped = get_method("pplug-swapped-history")
+    assert (swapped.trains, swapped.trains_plug, swapped.plug_name, swapped.soft) == (False, True, "pplug", "own")
+    assert get_method("pplug-no-history").soft == "hidden" and get_method("non-personalized").soft == "none"
+    assert get_method("bm25-k4").soft == "none" and get_method("pplug+retrieval").retriever == "dense"
+    markers = {m.family: m.marker for m in METHODS.values() if m.family != "control"}
+    assert len(set(markers.values())) == len(markers)  # one marker per family
+
+
+def test_parse_retrieval() -> None:
+    assert parse_retrieval("bm25-k4") == ("bm25", 4)
+    assert parse_retrieval("recency-k2") == ("recency", 2)
+    assert parse_retrieval("bm25") == ("bm25", 4)
+    assert parse_retrieval(" Dense-K1 ") == ("dense", 1)
+    for bad in ["bm25-k0", "bm25-kx", "tfidf-k2"]:
+        with pytest.raises(ValueError, match="unknown retrieval method"):
+            parse_retrieval(bad)
+
+
+def test_variant_configs_change_only_their_field() -> None:
+    cfg = PPlugConfig()
+    assert variant_config(cfg, "pplug-mean-pooling").aggregation == "mean"
+    assert variant_config(cfg, "pplug-no-instruction").use_instruction is False
+    top = variant_config(cfg, "pplug-top4")
+    assert (top.aggregation, top.top_k) == ("topk", 4)
+    assert variant_config(cfg, "pplug") == cfg and variant_config(cfg, "pplug+retrieval") == cfg
+    assert variant_config(cfg, "pplug-swapped-history") == cfg  # it runs the pplug plug
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 30])
+def test_derangement_has_no_fixed_point_uses_every_user_and_is_seeded(n: int) -> None:
+    users = [f"u{i}" for i in range(n)]
+    for seed in range(5):
+        d = derangement(users, seed)
+        assert all(d[u] != u for u in users)  # nobody keeps their own history
+        assert sorted(d.values()) == sorted(users)  # every history is given to exactly one user
+        assert d == derangement(users, seed)  # deterministic
+    if n > 3:
+        assert len({tuple(derangement(users, s).values()) for s in range(5)}) > 1  # the seed matters
+
+
+def test_derangement_of_one_user_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 2 users"):
+        derangement(["only"])
+
+
+def test_swap_histories_gives_each_user_another_users_history() -> None:
+    ex = lamp2_examples()
+    out = swap_histories(ex, seed=0)
+    by_user = {e.user: e.history for e in ex}
+    for before, after in zip(ex, out):
+        assert after.history != before.history and after.history == by_user["b" if before.user == "a" else "a"]
+        assert (after.id, after.input, after.query, after.target, after.user) == (
+            before.id,
+            before.input,
+            before.query,
+            before.target,
+            before.user,
+        )
+    assert [e.history for e in method_examples("pplug-swapped-history", ex, "LaMP_2", None, 256)] == [
+        e.history for e in out
+    ]
+
+
+def test_method_examples_put_retrieved_items_in_the_input(stack: Stack) -> None:
+    ex = lamp2_examples()
+    tok = stack.plm.tokenizer
+    out = method_examples("recency-k2", ex, "LaMP_2", tok, 256)
+    assert [e.input for e in out] == retrieval_prompts(ex, "LaMP_2", "recency", 2, tok, 256)
+    # The newest item of user a is dated 2020-10-2 (a2): it comes first.
+    assert out[0].input.startswith('the tag for the movie: "an android who learns to dream" is "sci-fi", and ')
+    assert [e.query for e in out] == [e.query for e in ex] and [e.history for e in out] == [e.history for e in ex]
+    assert method_examples("pplug", ex, "LaMP_2", tok, 256) is ex
+
+
+def test_compare_rows_and_reuse_of_saved_plugs(stack: Stack, tmp_path: Path, monkeypatch) -> None:
+    from minipplug.engine import compare
+
+    ex = lamp2_examples()
+    methods = ["non-personalized", "bm25-k1", "pplug", "pplug-swapped-history", "pplug-no-history"]
+    trained = []
+    real_train = compare.train
+    monkeypatch.setattr(
+        compare,
+        "train",
+        lambda stack, tr, dev, method, **k: trained.append(method) or real_train(stack, tr, dev, method, **k),
+    )
+    rows = compare.run_compare(stack, ex, ex, tmp_path, methods, progress=False)
+    assert [(r["method"], r["decoding"]) for r in rows] == [
+        ("non-personalized", "generate"),
+        ("non-personalized", "rank"),
+        ("bm25-k1", "generate"),
+        ("bm25-k1", "rank"),
+        ("pplug", "generate"),
+        ("pplug-swapped-history", "generate"),
+        ("pplug-no-history", "generate"),
+    ]
+    assert trained == ["pplug", "pplug-no-history"]  # the counterfactual runs pplug's plug: no training of its own
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [r["method"] for r in saved] == [r["method"] for r in rows] and "_answers" not in saved[0]
+    assert (tmp_path / "results.md").read_text().startswith("| method |")
+    by = {(r["method"], r["decoding"]): r for r in rows}
+    # Retrieval prompts are longer than the plain input; PPlug adds exactly its soft tokens (1 + 1 here).
+    assert (
+        by[("bm25-k1", "generate")]["prompt_tokens_mean"] > by[("non-personalized", "generate")]["prompt_tokens_mean"]
+    )
+    assert (
+        by[("pplug", "generate")]["prompt_tokens_mean"] - by[("non-personalized", "generate")]["prompt_tokens_mean"]
+        == 2
+    )
+    # Rows that trained report their training time; the counterfactual trains nothing and reports none.
+    assert isinstance(by[("pplug", "generate")]["train_seconds"], float)
+    assert "train_seconds" not in by[("pplug-swapped-history", "generate")]
+    # Collapse shows in every labelled row: the most frequent answer's share against the gold's.
+    assert by[("pplug", "generate")]["top_gold_share"] == 0.5  # 2 of the 4 golds are "romance"
+    # A second run on the same folder reuses the two trained plugs instead of training again.
+    calls = []
+    monkeypatch.setattr(compare, "train", lambda *a, **k: calls.append(a) or pytest.fail("retrained"))
+    again = compare.run_compare(stack, ex, ex, tmp_path, ["pplug", "pplug-no-history"], progress=False)
+    assert not calls and again[0]["_answers"] == by[("pplug", "generate")]["_answers"]
+    # ... and reports the training time saved with the plug, not a new measurement.
+    assert again[0]["train_seconds"] == pytest.approx(by[("pplug", "generate")]["train_seconds"], abs=0.11)
+
+
+def test_compare_trains_each_variant_with_its_own_config_and_prompts(stack: Stack, tmp_path: Path, monkeypatch) -> None:
+    from minipplug.engine import compare, pipeline
+    from minipplug.engine.pipeline import open_plug
+    from minipplug.engine.train import soft_tokens
+    from minipplug.model.plug import read_plug_config
+
+    seen: dict[str, list[str]] = {}
+    real = pipeline.train_plug
+
+    def spy(cfg, plug, plm, hist, train_examples, *a, meta=None, **k):
+        seen[meta["method"]] = [e.input for e in train_examples]
+        return real(cfg, plug, plm, hist, train_examples, *a, meta=meta, **k)
+
+    monkeypatch.setattr(pipeline, "train_plug", spy)
+    ex = lamp2_examples()
+    variants = ["pplug", "pplug+retrieval", "pplug-mean-pooling", "pplug-no-instruction", "pplug-top4"]
+    rows = compare.run_compare(stack, ex, ex, tmp_path, variants, progress=False)
+    by = {r["method"]: r for r in rows}
+    for m in variants:
+        info = read_plug_config(tmp_path / "plugs" / m)
+        assert info["method"] == m and info["config"] == variant_config(stack.cfg, m).to_dict()
+    # pplug+retrieval trains and runs on the input with the most relevant item in front; the others on the input.
+    assert seen["pplug"] == [e.input for e in ex] and seen["pplug-top4"] == [e.input for e in ex]
+    assert all(
+        r.startswith('the tag for the movie: "') and r.endswith(e.input) for r, e in zip(seen["pplug+retrieval"], ex)
+    )
+    assert by["pplug+retrieval"]["prompt_tokens_mean"] > by["pplug"]["prompt_tokens_mean"]
+    # Without the instruction token the prompt is one soft token (n_instruction_tokens=1) shorter.
+    assert by["pplug"]["prompt_tokens_mean"] - by["pplug-no-instruction"]["prompt_tokens_mean"] == 1
+    # The saved variants behave as their names say: mean pooling weighs user a's 3 items equally.
+    plug = open_plug(stack, tmp_path / "plugs" / "pplug-mean-pooling")
+    _, w = soft_tokens(plug, stack.hist, ex[:1])
+    torch.testing.assert_close(w, torch.full((1, 3), 1 / 3))
+    assert open_plug(stack, tmp_path / "plugs" / "pplug-no-instruction").instruction is None
+
+
+def test_history_pairs_use_the_questions_instruction() -> None:
+    ex = lamp2_examples()[0]
+    pairs = history_pairs(ex, "LaMP_2")
+    assert pairs[0] == (LAMP2_INSTRUCTION + "a starship crew lost in space", "sci-fi") and len(pairs) == 3
+    with pytest.raises(ValueError, match="LaMP_7"):
+        history_pairs(ex, "LaMP_7")
+
+
+def test_user_lora_trains_a_copy_and_leaves_the_shared_llm_alone(stack: Stack) -> None:
+    before = {n: p.clone() for n, p in stack.plm.model.named_parameters()}
+    pairs = history_pairs(lamp2_examples()[0], "LaMP_2")
+    loss0 = stack.plm.loss([x for x, _ in pairs], [y for _, y in pairs]).item()
+    user_plm = train_user_lora(stack.plm, pairs, r=4, epochs=15, lr=1e-2, batch_size=3)
+    loss1 = user_plm.loss([x for x, _ in pairs], [y for _, y in pairs]).detach().item()
+    assert loss1 < loss0 - 0.5  # it fits the user's own items
+    assert all(torch.equal(p, before[n]) for n, p in stack.plm.model.named_parameters())
+    row = lora_per_user_row(stack.plm, lamp2_examples(), "LaMP_2", n_users=2, r=4, epochs=1)
+    assert (
+        row["examples"] == 4
+        and row["method"] == "lora-per-user (2 users)"
+        and row["train_seconds_per_user"] == pytest.approx(row["train_seconds"] / 2, abs=1e-3)
+    )
+    assert set(row["_answers"]) == {"q1", "q2", "q3", "q4"}

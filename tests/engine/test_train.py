@@ -1,0 +1,215 @@
+"""Training only the plug: a frozen LLM, falling loss, accumulation, resuming, seeds and DDP.
+
+Every check compares against a reference computed here independently (by hand, by the plain HF model, or
+by a second run), never against the code path under test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pplug_tiny as tiny
+import pytest
+import torch
+from pplug_tiny import (
+    assert_states_equal,
+    setup_plug,
+    state,
+)
+
+from minipplug.engine.train import batch_loss, train_plug
+from minipplug.model.injection import PPlugLM
+from minipplug.model.plug import load_plug
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("max_history", [512, 2])
+def test_training_encodes_each_history_text_once(plm, max_history):
+    cfg = tiny.tiny_config(epochs=2.0, max_history=max_history)
+    examples = tiny.tiny_examples()
+    plug, hist = setup_plug(cfg, plm)
+    encoded: list[str] = []
+    original = hist.encoder.forward
+
+    def counting(texts, **kwargs):
+        encoded.extend(texts)
+        return original(texts, **kwargs)
+
+    hist.encoder.forward = counting  # instance attribute: nn.Module.__call__ finds it
+    distinct = {t for e in examples for t in e.history[-max_history:]}
+    assert len(distinct) < sum(len(e.history[-max_history:]) for e in examples)  # texts do repeat
+    result = train_plug(cfg, plug, plm, hist, examples)
+    assert result.steps == 6  # 2 epochs of 3 batches: the cache served every later lookup
+    assert sorted(encoded) == sorted(distinct)  # each distinct text once, nothing twice
+    assert hist.encoder.texts_encoded == len(distinct)
+    # A second run over the same examples (its two epochs included) encodes nothing.
+    train_plug(cfg, plug, plm, hist, examples)
+    assert hist.encoder.texts_encoded == len(distinct)
+
+
+def test_training_with_hidden_history_stays_finite(plm):
+    cfg = tiny.tiny_config(epochs=1.0)
+    plug, hist = setup_plug(cfg, plm)
+    before = state(plug)
+    result = train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), hide_history=True)
+    after = state(plug)
+    assert all(math.isfinite(loss) for _, loss in result.losses)
+    assert all(torch.isfinite(v).all() for v in after.values())
+    assert hist.encoder.texts_encoded == 0  # nothing to encode when histories are hidden
+    assert not torch.equal(before["instruction.vector"], after["instruction.vector"])
+    # The projector never sees a history item: it gets no gradient (weight decay is 0 here) and stays put.
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("projector."))
+
+
+def test_llm_stays_frozen_and_plug_moves(plm):
+    cfg = tiny.tiny_config(epochs=1.0)
+    plug, hist = setup_plug(cfg, plm)
+    llm_before = {k: v.clone() for k, v in plm.model.state_dict().items()}
+    plug_before = state(plug)
+    result = train_plug(cfg, plug, plm, hist, tiny.tiny_examples())
+    assert result.steps == 3
+    for name, p in plm.model.named_parameters():
+        assert p.grad is None and not p.requires_grad, name
+    for k, v in plm.model.state_dict().items():
+        assert torch.equal(v, llm_before[k]), k  # bitwise unchanged
+    after = state(plug)
+    for prefix in ("projector.", "instruction.", "input_encoder.model.embeddings."):
+        assert any(not torch.equal(plug_before[k], after[k]) for k in after if k.startswith(prefix)), prefix
+    assert not plm.model.training
+
+
+def test_loss_falls_on_a_fixed_batch():
+    # A small-vocabulary Llama: the two soft tokens can move its loss visibly within 30 steps.
+    plm = PPlugLM(tiny.tiny_llama(tokenizer=tiny.word_tokenizer(bos=True)), chat_template=False)
+    cfg = tiny.tiny_config(batch_size=4, epochs=30.0, lr=1e-2, chat_template=False)
+    examples = tiny.tiny_examples()[:4]
+    plug, hist = setup_plug(cfg, plm)
+    with torch.no_grad():
+        before = float(batch_loss(plug, plm, hist, examples))
+    result = train_plug(cfg, plug, plm, hist, examples)
+    with torch.no_grad():
+        after = float(batch_loss(plug, plm, hist, examples))
+    assert result.steps == 30
+    assert result.losses[0][1] == pytest.approx(before, rel=1e-5)  # step 1 saw exactly this batch
+    assert after < 0.85 * before, (before, after)
+    assert result.losses[-1][1] < result.losses[0][1]
+
+
+def test_gradient_accumulation_steps_on_every_group(plm):
+    """grad_accum=2 over 3 micro-batches per epoch: the short last group must step too, leaving no gradient behind."""
+    cfg = tiny.tiny_config(batch_size=2, grad_accum=2, epochs=2.0)
+    examples = tiny.tiny_examples()
+    snapshots = []
+    for stop in range(1, 5):
+        plug, hist = setup_plug(cfg, plm)
+        result = train_plug(cfg, plug, plm, hist, examples, stop_after_steps=stop)
+        assert result.steps == stop
+        snapshots.append(state(result.plug))
+        assert all(p.grad is None or not p.grad.any() for p in result.plug.parameters())
+    assert result.steps == 4 and len(result.losses) == 4  # 2 optimizer steps per epoch
+    for a, b in zip(snapshots, snapshots[1:]):  # every step, the one-micro-batch group included, moves the plug
+        assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_equals_uninterrupted_run(plm, tmp_path):
+    cfg = tiny.tiny_config(epochs=2.0, warmup_ratio=0.2)  # 6 steps, a warm-up and a decay to resume inside
+    examples = tiny.tiny_examples()
+    plug_a, hist_a = setup_plug(cfg, plm)
+    full = train_plug(cfg, plug_a, plm, hist_a, examples, out_dir=tmp_path / "A")
+    assert full.steps == 6
+
+    plug_b, hist_b = setup_plug(cfg, plm)
+    part = train_plug(cfg, plug_b, plm, hist_b, examples, out_dir=tmp_path / "B", stop_after_steps=2)
+    assert part.steps == 2 and json.loads((tmp_path / "B" / "losses.json").read_text())["train"][-1][0] == 2
+    assert any(
+        not torch.equal(v, full.plug.trainable_state_dict()[k]) for k, v in part.plug.trainable_state_dict().items()
+    )
+    fresh, hist_c = setup_plug(cfg, plm)  # a new process would build exactly this
+    resumed = train_plug(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "B", resume=True)
+    assert resumed.steps == 6
+    assert_states_equal(full.plug.trainable_state_dict(), resumed.plug.trainable_state_dict())
+    assert [s for s, _ in resumed.losses] == list(range(1, 7))
+    np.testing.assert_allclose([x for _, x in resumed.losses], [x for _, x in full.losses], rtol=0, atol=1e-6)
+    loaded = load_plug(tmp_path / "B", tiny.tiny_sentence_encoder(), plm.dim)
+    assert_states_equal(full.plug.trainable_state_dict(), loaded.trainable_state_dict())
+    with pytest.raises(FileNotFoundError, match="training_state.pt"):
+        train_plug(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "nothing", resume=True)
+
+
+def test_seeded_runs_are_identical(plm):
+    cfg = tiny.tiny_config(epochs=1.0)
+    runs = []
+    for _ in range(2):
+        plug, hist = setup_plug(cfg, plm)
+        runs.append(train_plug(cfg, plug, plm, hist, tiny.tiny_examples()))
+    assert_states_equal(runs[0].plug.trainable_state_dict(), runs[1].plug.trainable_state_dict())
+    assert runs[0].losses == runs[1].losses
+    plug, hist = setup_plug(cfg.replace(seed=1), plm)
+    other = train_plug(cfg.replace(seed=1), plug, plm, hist, tiny.tiny_examples())
+    assert other.losses != runs[0].losses
+
+
+@pytest.mark.parametrize("launcher", ["accelerate", "torchrun"])
+def test_ddp_ranks_end_identical(tmp_path, launcher):
+    """Two CPU processes (gloo) train the plug on halves of each batch; DDP keeps their weights identical.
+
+    `accelerate launch --cpu --num_processes 2` starts one process unless MPI is installed, so the accelerate
+    variant uses --multi_gpu, which launches through torchrun; on a machine without GPUs train_plug then asks
+    accelerate for the CPU (gloo) backend itself.
+    """
+    from safetensors.torch import load_file
+
+    script = Path(__file__).resolve().parents[1] / "ddp_train_script.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("ACCELERATE_USE_CPU", None)  # train_plug must find the CPU launch on its own
+    port = str(free_port())
+    if launcher == "accelerate":
+        cmd = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            port,
+        ]
+    else:
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            port,
+        ]
+    cmd += [str(script), str(tmp_path / "out")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    infos = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [i["world"] for i in infos] == [2, 2] and [i["rank"] for i in infos] == [0, 1]
+    assert all(i["moved"] and i["steps"] == 4 for i in infos)
+    assert infos[0]["losses"] != infos[1]["losses"]  # each rank saw its own half of every batch
+    w0, w1 = (load_file(str(tmp_path / "out" / f"rank{r}.safetensors")) for r in (0, 1))
+    assert_states_equal(w0, w1)
