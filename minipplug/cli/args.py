@@ -19,6 +19,39 @@ def positive_int(text: str) -> int:
     return value
 
 
+def nonnegative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0 (0 usually means "all" or "off")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def apply_threads() -> None:
+    """torch's CPU threads from $MINIPPLUG_THREADS when set (on a shared machine, 1 is often much faster)."""
+    import os
+
+    n = os.environ.get("MINIPPLUG_THREADS")
+    if n and n.strip().isdigit() and int(n) > 0:
+        import torch
+
+        torch.set_num_threads(int(n))
+
+
 def config_from_args(args: argparse.Namespace) -> PPlugConfig:
     """The run's config: the preset (or the CPU defaults), a --config file over it, then the flags given."""
     cfg = PPlugConfig.preset(args.preset) if getattr(args, "preset", None) else PPlugConfig()
@@ -57,7 +90,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 def add_sizes(p: argparse.ArgumentParser) -> None:
     """The run-size overrides shared by train, demo and compare."""
-    p.add_argument("--epochs", type=float)
+    p.add_argument("--epochs", type=positive_float)
     p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--max-train-examples", type=int)
-    p.add_argument("--max-dev-examples", type=int)
+    p.add_argument("--max-train-examples", type=nonnegative_int, help="0: all")
+    p.add_argument("--max-dev-examples", type=nonnegative_int, help="0: all")

@@ -37,12 +37,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from ..lamp.tasks import get_task
 
     get_task(args.task)
-    golds, preds = read_outputs(args.golds), read_outputs(args.preds)
+    golds, preds = read_outputs(args.golds, args.task), read_outputs(args.preds)
     try:
         result = score(args.task, preds, golds)
     except InputError as e:
         raise InputError(f"{args.preds}: {e}") from None
-    print(json.dumps({k: round(v, 6) for k, v in result.items()}))
+    print(json.dumps({k: round(v, 6) for k, v in result.items()}, allow_nan=False))
     return 0
 
 

@@ -12,7 +12,7 @@ from ..config import PPlugConfig
 from ..errors import InputError
 from ..lamp.data import load_examples, write_outputs
 from ..lamp.tasks import get_task
-from .args import add_common, add_sizes, config_from_args
+from .args import add_common, add_sizes, apply_threads, config_from_args, nonnegative_int, positive_int
 
 
 def check_out_file(path: str) -> None:
@@ -24,12 +24,39 @@ def check_out_file(path: str) -> None:
         raise InputError(f"{path}: the folder {p.parent} does not exist")
 
 
+def check_out_dir(path: str, resume: bool) -> None:
+    """Refuse a checkpoint folder that is a file, or a --resume without a state to resume, before any model loads."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{path}: --out names an existing file; give a folder for the checkpoint")
+    if resume:
+        from ..engine.train import read_training_state
+
+        read_training_state(p, check_only=True)  # a missing, corrupt or pickled state: one line naming the file
+
+
+def auto_length(args: argparse.Namespace):
+    """None when the run's length is given (--epochs, or epochs in --config); else how to decide it."""
+    from ..engine.pipeline import AutoLength
+
+    if args.epochs is not None or (args.config and "epochs" in json.loads(Path(args.config).read_text())):
+        return None
+    auto = AutoLength(share=args.validation_share, patience=args.patience, max_epochs=args.max_epochs,
+                      max_seconds=60 * args.max_minutes)
+    print(f"no --epochs: the length is chosen on validation users ({auto.share:.0%} of the training users held "
+          f"out), checked twice per epoch; stop after {auto.patience} checks without a gain, or at "
+          f"{auto.max_epochs:g} epochs (--max-epochs) or {args.max_minutes:g} minutes (--max-minutes)")
+    return auto
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from ..course.plots import plot_losses
     from ..engine.methods import method_examples
     from ..engine.pipeline import load_stack, public, result_row, train
 
+    check_out_dir(args.out, args.resume)
     cfg = config_from_args(args)
+    apply_threads()
     train_ex = load_examples(cfg.task, args.train_questions, args.train_outputs)
     dev_ex = None
     if args.dev_questions:
@@ -40,7 +67,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             dev_ex = dev_ex[: cfg.max_dev_examples]
     stack = load_stack(cfg)
     out = Path(args.out)
-    result = train(stack, train_ex, dev_ex, args.method, out_dir=out)
+    auto = auto_length(args)
+    result = train(stack, train_ex, dev_ex, args.method, out_dir=out, resume=args.resume, save_every=args.save_every,
+                   auto=auto)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under `accelerate launch` / torchrun, the main process evaluates and reports
     plot_losses(
@@ -68,7 +97,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             train_seconds=result.seconds,
         )
         summary["dev"] = public(row)
-        atomic_write_text(out / "dev_results.json", json.dumps([public(row)], indent=1) + "\n")
+        atomic_write_text(out / "dev_results.json", json.dumps([public(row)], indent=1, allow_nan=False) + "\n")
+    if result.autostop is not None:
+        print(result.autostop.summary())
+        summary["autostop"] = result.autostop.summary()
+        summary["validation_checks"] = [{"step": st, "loss": round(v, 4)} for st, v, _ in result.autostop.checks]
     print(json.dumps(summary))
     return 0
 
@@ -77,17 +110,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..engine.methods import get_method, method_examples
     from ..engine.pipeline import load_stack, open_plug, result_row
     from ..engine.predict import predict
-    from ..model.plug import read_plug_config, trained_as
+    from ..model.plug import check_plug_files, trained_as
 
     method = get_method(args.method)
     check_out_file(args.out)
+    apply_threads()
     if method.name == "lora-per-user":
         raise InputError(
             "--method lora-per-user trains one adapter per user; run it with `minipplug compare "
             "--methods lora-per-user` (predict does not train)"
         )
     if args.checkpoint:
-        info = read_plug_config(args.checkpoint)
+        info = check_plug_files(args.checkpoint)
         if method.trains_plug and trained_as(info) != method.plug_name:
             raise InputError(
                 f"{args.checkpoint}: this plug was trained as {trained_as(info)}, not {method.plug_name}; use "
@@ -119,7 +153,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if examples[0].target is not None:
         row = result_row(stack, examples, task, method.name, plug, args.decoding, progress=cfg.progress)
         answers = row.pop("_answers")
-        print(json.dumps(row))
+        print(json.dumps(row, allow_nan=False))
     else:
         answers = predict(
             examples,
@@ -175,7 +209,26 @@ def add_model_commands(sub) -> None:
         "--history-dropout-copies", type=int, help="history-dropout augmentation: extra copies per example (0: off)"
     )
     tr.add_argument("--precision", choices=["auto", "bf16", "fp32"])
-    tr.add_argument("--eval-every", type=int, help="dev loss every N optimizer steps (default: at the end only)")
+    tr.add_argument("--max-epochs", type=float, default=8.0, help="without --epochs: the epoch cap (default 8)")
+    tr.add_argument("--max-minutes", type=float, default=20.0, help="without --epochs: the time cap (default 20)")
+    tr.add_argument("--patience", type=positive_int, default=3,
+                    help="without --epochs: validation checks without a gain before stopping (default 3)")
+    tr.add_argument("--validation-share", type=float, default=0.15,
+                    help="without --epochs: share of the training users held out for validation (default 0.15)")
+    tr.add_argument(
+        "--eval-every", type=nonnegative_int, help="dev loss every N optimizer steps (default: at the end only)"
+    )
+    tr.add_argument(
+        "--save-every",
+        type=positive_int,
+        default=0,
+        help="write a resumable checkpoint to --out every N optimizer steps (default: at the end only)",
+    )
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run saved in --out (same data and settings): ends with the same plug",
+    )
     add_common(tr)
     tr.set_defaults(func=_cmd_train)
 

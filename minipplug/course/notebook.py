@@ -1,12 +1,15 @@
-"""The notebooks' common start: a profile read from the environment, seeds, a device print.
+"""The notebooks' common start: run settings chosen by a profile, seeds, threads and a one-line device print.
 
-A profile is a named choice of sizes, models and data for the same code:
-- ``fast`` (default): the CPU preset (``PPlugConfig()``) with small sizes and the bundled LaMP_2-style
-  sample; every notebook runs in minutes on two CPU cores (CI, laptops).
-- ``full``: the ``gpu-full`` preset (hub models, the paper's recipe) on real LaMP_2 data, for a GPU.
+A profile is a named choice of sizes, models, precision and data for the same code:
+- ``fast`` (the default without a GPU): the CPU preset on the bundled LaMP_2-style sample, sized so that the
+  whole series runs in minutes on two CPU cores (laptops, CI); bf16 autocast where the CPU supports it.
+- ``gpu`` (the default with a GPU, e.g. Colab): the same offline models and bundled samples, mixed precision
+  (bf16 on Ampere or newer, fp16 on older GPUs such as the T4), and enough training to approach the oracle.
+- ``paper``: the published recipe with hub models on real LaMP_2 (needs the Hugging Face hub, LaMP's server
+  and a GPU); PAPER_MEMORY says what each model needs.
 
-Select one with ``MINIPPLUG_PROFILE=fast|full``. ``MINIPPLUG_THREADS=N`` sets torch's CPU threads (the test
-suite runs notebooks with one: on shared cores, spinning threads make every forward many times slower).
+Select one with ``MINIPPLUG_PROFILE=fast|gpu|paper``. ``MINIPPLUG_THREADS=N`` sets torch's CPU threads.
+The object that ``setup()`` returns is called settings, never profile: in LaMP a profile is a user's history.
 """
 
 from __future__ import annotations
@@ -17,57 +20,43 @@ from pathlib import Path
 
 from ..config import PPlugConfig, cache_dir
 from ..errors import InputError
-from ..lamp.data import Example, load_examples
+from ..lamp.data import Example, load_examples, spread
 
 PROFILE_ENV = "MINIPPLUG_PROFILE"
 THREADS_ENV = "MINIPPLUG_THREADS"
 
-# Named overrides, as the config presets: sizes, models and data change; the notebooks' code does not.
-FAST_METHODS = ("non-personalized", "bm25-k2", "recency-k2", "dense-k2", "pplug", "pplug-mean-pooling")
+# Notebook 04's rows in the fast profile: every family, both controls, the paper's retrieval baselines.
+FAST_METHODS = ("non-personalized", "bm25-k2", "recency-k2", "dense-k2", "pplug", "pplug-swapped-history",
+                "pplug-no-history")
 PROFILES: dict[str, dict] = {
-    "fast": dict(
-        preset="cpu-fast",
-        data="sample",
-        max_train_examples=64,
-        max_dev_examples=10,
-        overrides=dict(batch_size=4, epochs=1.0),
-        compare_methods=FAST_METHODS,
-    ),
-    "full": dict(
-        preset="gpu-full",
-        data="lamp",
-        max_train_examples=0,
-        max_dev_examples=0,
-        overrides=dict(),
-        compare_methods=None,  # None: every method of minipplug.engine.methods.COMPARE_METHODS
-    ),
+    "fast": dict(preset="cpu-fast", data="sample", config=dict(), compare_methods=FAST_METHODS, compare_dev=30),
+    "gpu": dict(preset="cpu-fast", data="sample", config=dict(precision="auto", epochs=8.0),
+                compare_methods=None, compare_dev=0),
+    "paper": dict(preset="paper", data="lamp", config=dict(), compare_methods=None, compare_dev=0),
+}
+# What the paper profile's models need on a GPU (weights alone, and training with the frozen LLM in bf16):
+# FlanT5-XL (2.85B) is 11.4 GB in fp32 and 5.7 GB in bf16; training adds activations for batch 8 x 256 tokens.
+PAPER_MEMORY = {
+    "google/flan-t5-xxl (11.3B, the paper's LLM)": "45 GB fp32 / 23 GB bf16: an A100 80 GB",
+    "google/flan-t5-xl (2.85B)": "11.4 GB fp32 / 5.7 GB bf16 (+~4 GB training at batch 8): fits a 16 GB T4 in bf16",
+    "google/flan-t5-large (0.78B)": "3.1 GB fp32 / 1.6 GB bf16: any Colab GPU",
+    "BAAI/bge-base-en-v1.5 (110M, the paper's encoder)": "0.44 GB fp32",
 }
 
 
 @dataclass(frozen=True)
-class Profile:
-    """What a notebook runs: one PPlugConfig, the data it reads and how much of it."""
+class RunSettings:
+    """What a notebook runs: one PPlugConfig, the data it reads, and the methods notebook 04 compares."""
 
-    name: str
-    cfg: PPlugConfig  # the run's config (max_train_examples / max_dev_examples hold the limits)
-    data: str  # "sample": the bundled LaMP-format sample; "lamp": real LaMP, downloaded (needs internet)
+    profile: str  # the profile's name: fast, gpu or paper
+    cfg: PPlugConfig  # the run's config (max_train_examples / max_dev_examples hold the data limits)
+    data: str  # "sample": a bundled LaMP-format sample; "lamp": real LaMP, downloaded (needs internet)
     sample: str = "lamp2_tags"  # the bundled sample read when data == "sample"
     compare_methods: tuple[str, ...] = FAST_METHODS
-
-    @property
-    def max_train_examples(self) -> int:
-        return self.cfg.max_train_examples
-
-    @property
-    def max_dev_examples(self) -> int:
-        return self.cfg.max_dev_examples
-
-    @property
-    def epochs(self) -> float:
-        return self.cfg.epochs
+    compare_dev: int = 0  # dev questions notebook 04 scores every method on (0: all)
 
     def paths(self) -> dict[str, Path]:
-        """{train,dev}_{questions,outputs} paths of the profile's data (real LaMP is downloaded once)."""
+        """{train,dev}_{questions,outputs} paths of the data (real LaMP is downloaded once)."""
         if self.data == "sample":
             from ..lamp.samples import sample_paths
 
@@ -80,66 +69,59 @@ class Profile:
                 out[f"{split}_{kind}"] = path
         return out
 
-    def examples(self, split: str) -> list[Example]:
-        """The split's examples, cut to the profile's limit (spread over as many users as possible)."""
+    def examples(self, split: str, limit: int | None = None) -> list[Example]:
+        """The split's examples, cut to the limit (default: the config's), spread over as many users as possible."""
         if split not in ("train", "dev"):
-            raise ValueError(f"split must be train or dev, got '{split}'")
+            raise InputError(f"split must be train or dev, got '{split}'")
         paths = self.paths()
         examples = load_examples(self.cfg.task, paths[f"{split}_questions"], paths[f"{split}_outputs"])
-        return spread(examples, self.max_train_examples if split == "train" else self.max_dev_examples)
+        if limit is None:
+            limit = self.cfg.max_train_examples if split == "train" else self.cfg.max_dev_examples
+        return spread(examples, limit)
 
     def run_dir(self, name: str) -> Path:
         """Where the notebooks keep a run's outputs (a trained plug, a comparison): under the cache directory."""
-        return cache_dir() / "notebook_runs" / self.name / name
+        return cache_dir() / "notebook_runs" / self.profile / name
 
 
-def spread(examples: list[Example], n: int) -> list[Example]:
-    """The first n examples taken round-robin over users (every user's first query, then second, ...); n=0: all."""
-    if not n or n >= len(examples):
-        return list(examples)
-    by_user: dict[str, list[Example]] = {}
-    for e in examples:
-        by_user.setdefault(e.user if e.user is not None else e.id, []).append(e)
-    out, depth = [], 0
-    while len(out) < n:
-        out += [q[depth] for q in by_user.values() if depth < len(q)][: n - len(out)]
-        depth += 1
-    return out
+def default_profile() -> str:
+    """$MINIPPLUG_PROFILE, else gpu where torch sees a CUDA GPU, else fast."""
+    chosen = os.environ.get(PROFILE_ENV)
+    if chosen:
+        return chosen.strip().lower()
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "fast"
 
 
-def get_profile(name: str | None = None, seed: int = 0) -> Profile:
-    """The named profile (default: $MINIPPLUG_PROFILE, else "fast")."""
-    name = (name or os.environ.get(PROFILE_ENV) or "fast").strip().lower()
+def get_settings(profile: str | None = None, seed: int = 0) -> RunSettings:
+    """The run settings of a profile (default: default_profile())."""
+    name = (profile or default_profile()).strip().lower()
     if name not in PROFILES:
         raise InputError(
             f"unknown notebook profile '{name}' (from ${PROFILE_ENV}); known: {', '.join(PROFILES)} "
-            "(fast: CPU, bundled sample; full: GPU, hub models, real LaMP)"
+            "(fast: CPU, bundled sample; gpu: a GPU, the same offline models, longer training; "
+            "paper: the published recipe with hub models and real LaMP)"
         )
     p = PROFILES[name]
-    cfg = PPlugConfig.preset(
-        p["preset"],
-        **p["overrides"],
-        seed=seed,
-        max_train_examples=p["max_train_examples"],
-        max_dev_examples=p["max_dev_examples"],
-    )
+    cfg = PPlugConfig.preset(p["preset"], **p["config"], seed=seed)
     if p["compare_methods"] is None:
         from ..engine.methods import COMPARE_METHODS
 
-        methods = tuple(COMPARE_METHODS)
+        methods = tuple(m for m in COMPARE_METHODS if m != "lora-per-user")
     else:
         methods = tuple(p["compare_methods"])
-    return Profile(name=name, cfg=cfg, data=p["data"], compare_methods=methods)
+    return RunSettings(profile=name, cfg=cfg, data=p["data"], compare_methods=methods, compare_dev=p["compare_dev"])
 
 
-def setup(seed: int = 0) -> Profile:
-    """Read the profile from $MINIPPLUG_PROFILE, seed python/numpy/torch, print the device and profile in one line."""
+def setup(seed: int = 0, profile: str | None = None) -> RunSettings:
+    """Pick the profile, set torch's threads, seed python/numpy/torch, print device, profile and seed in one line."""
     import torch
 
     from ..engine.pipeline import pick_device
-    from ..engine.train import set_seed
+    from ..engine.train import pick_precision, set_seed
 
-    profile = get_profile(seed=seed)
+    settings = get_settings(profile, seed=seed)
     threads = os.environ.get(THREADS_ENV)
     if threads:
         try:
@@ -150,12 +132,11 @@ def setup(seed: int = 0) -> Profile:
     device = pick_device()
     n = torch.get_num_threads()
     where = f"{device.type} ({n} thread{'s' if n != 1 else ''})" if device.type == "cpu" else device.type
-    data = profile.sample if profile.data == "sample" else f"real {profile.cfg.task}"
-    print(
-        f"device: {where} | profile: {profile.name} (LLM {profile.cfg.llm}, encoder {profile.cfg.encoder}, "
-        f"data {data}) | seed {seed}"
-    )
-    return profile
+    data = settings.sample if settings.data == "sample" else f"real {settings.cfg.task}"
+    precision = {"no": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}[pick_precision(settings.cfg)]
+    print(f"device: {where}, {precision} | profile: {settings.profile} (LLM {settings.cfg.llm}, encoder "
+          f"{settings.cfg.encoder}, data {data}) | seed {seed}")
+    return settings
 
 
 def saved_plug_matches(ckpt: str | os.PathLike, cfg: PPlugConfig) -> bool:
@@ -165,12 +146,12 @@ def saved_plug_matches(ckpt: str | os.PathLike, cfg: PPlugConfig) -> bool:
     return reusable(Path(ckpt), cfg, "pplug")
 
 
-def trained_plug(stack, profile: Profile, train_examples: list[Example], name: str = "pplug"):
-    """(plug, checkpoint dir): the profile's PPlug, loaded when notebook 03 (or an earlier run) saved one with
-    the same config, else trained now and saved there (expensive steps reuse a saved result)."""
+def trained_plug(stack, settings: RunSettings, train_examples: list[Example], name: str = "pplug"):
+    """(plug, checkpoint dir): the PPlug of these settings, loaded when notebook 03 (or an earlier run) saved one
+    with the same config, else trained now and saved there (expensive steps reuse a saved result)."""
     from ..engine.pipeline import open_plug, train
 
-    ckpt = profile.run_dir(name)
+    ckpt = settings.run_dir(name)
     if saved_plug_matches(ckpt, stack.cfg):
         return open_plug(stack, ckpt), ckpt
     result = train(stack, train_examples, None, "pplug", out_dir=ckpt)

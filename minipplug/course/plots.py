@@ -45,7 +45,8 @@ def plot_losses(
         if points:
             steps, losses = zip(*points)
             ax.plot(steps, losses, label=label, marker="o" if len(points) < 12 else None, markersize=3)
-    ax.set(title=title, xlabel="optimizer step", ylabel=ylabel)
+    better = "" if "better" in ylabel else " (lower is better)"
+    ax.set(title=title, xlabel="optimizer step", ylabel=ylabel + better)
     ax.legend()
     fig.tight_layout()
     return _finish(fig, path, show)
@@ -119,7 +120,7 @@ def plot_attention(
     ax.barh(range(len(items)), [float(w) for w in weights], label="weight w_i")
     ax.set_yticks(range(len(items)), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set(title=title, xlabel="weight", ylabel="history item")
+    ax.set(title=title, xlabel="aggregation weight w_i (the weights sum to 1)", ylabel="history item")
     ax.legend()
     fig.tight_layout()
     return _finish(fig, path, show)
@@ -145,7 +146,7 @@ def plot_histograms(
     for label, vs in groups.items():
         ax.hist(vs, bins=bins, alpha=0.6, label=f"{label} (n={len(vs)})")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: it never hides a bar
     fig.tight_layout()
     return _finish(fig, path, show)
 
@@ -171,7 +172,7 @@ def plot_counts(
     ax.set_yticks([i + height * (len(series) - 1) / 2 for i in range(len(labels))], labels, fontsize=8)
     ax.invert_yaxis()
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: it never hides a bar
     fig.tight_layout()
     return _finish(fig, path, show)
 
@@ -180,21 +181,35 @@ def plot_embedding_norms(
     token_norms,
     scale: float,
     soft_norms=None,
-    title: str = "soft tokens sit at the scale of real token embeddings",
+    raw_norms=None,
+    title: str = "soft tokens are brought to the scale of real token embeddings",
     path=None,
     show: bool = False,
 ):
-    """Histogram of the LLM's token-embedding norms, the derived scale, and (optionally) the soft tokens' norms."""
+    """Histogram of the LLM's token-embedding norms and the derived scale (dashed); optionally the soft tokens'
+    norms before scaling (raw_norms, the MLPs' outputs) and after it (soft_norms, on the scale line), as markers."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist([float(n) for n in token_norms], bins=60, alpha=0.7, label="token embeddings of the LLM")
-    ax.axvline(scale, color="black", linestyle="--", label=f"scale = median norm ({scale:.3f})")
-    if soft_norms is not None:
-        for i, n in enumerate(soft_norms):
-            ax.axvline(float(n), color="tab:red", alpha=0.6, label="soft tokens" if i == 0 else None)
-    ax.set(title=title, xlabel="L2 norm", ylabel="number of tokens")
-    ax.legend(fontsize=8)
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    norms = [float(n) for n in token_norms]
+    counts, _, _ = ax.hist(
+        norms, bins=60, alpha=0.6, color="tab:blue", label=f"token embeddings of the LLM ({len(norms)})"
+    )
+    ax.axvline(scale, color="black", linestyle="--", label=f"target scale = median token norm ({scale:.3f})")
+    top = float(max(counts)) if len(counts) else 1.0
+    # Markers above the histogram: the scaled ones sit exactly on the scale line, which a line would hide.
+    for values, y, marker, color, name in [
+        (raw_norms, 1.08, "v", "tab:orange", "soft tokens before scaling"),
+        (soft_norms, 1.0, "o", "tab:red", "soft tokens after scaling"),
+    ]:
+        if values is not None:
+            xs = [float(n) for n in values]
+            ax.plot(
+                xs, [y * top] * len(xs), marker, color=color, linestyle="none", alpha=0.7, label=f"{name} ({len(xs)})"
+            )
+    ax.set_ylim(0, top * 1.3)
+    ax.set(title=title, xlabel="L2 norm of the embedding vector", ylabel="number of vocabulary tokens")
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return _finish(fig, path, show)
 
@@ -249,7 +264,6 @@ def plot_attention_heatmap(
 ):
     """Heat map of aggregation weights (Q, N): a column per query (q0, q1, ..., named below), a row per history item."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
     w = [[float(row[n]) for row in weights] for n in range(len(items))]  # (N, Q): items down, queries across
     fig, ax = plt.subplots(figsize=(7.5, 1.6 + 0.3 * len(items) + 0.22 * len(queries)))
@@ -258,16 +272,17 @@ def plot_attention_heatmap(
     ax.set_yticks(range(len(items)), [_shorten(t, max_chars) for t in items], fontsize=7)
     ax.set(title=title, xlabel="query", ylabel="history item")
     fig.colorbar(im, ax=ax, label="weight w_i")
-    handles = [Patch(visible=False) for _ in queries]
-    ax.legend(
-        handles,
-        [f"q{i}: {_shorten(q, 110)}" for i, q in enumerate(queries)],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
+    # The queries' key sits under the axes as text (a legend is for plotted series; the colour bar is this one's).
+    key = "\n".join(f"q{i}: {_shorten(q, 110)}" for i, q in enumerate(queries))
+    ax.annotate(
+        key,
+        xy=(0.5, 0.0),
+        xycoords=ax.xaxis.label,
+        xytext=(0, -4),
+        textcoords="offset points",
+        ha="center",
+        va="top",
         fontsize=7,
-        frameon=False,
-        handlelength=0,
-        handletextpad=0,
     )
     fig.tight_layout()
     return _finish(fig, path, show)

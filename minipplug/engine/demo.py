@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write_text
 from ..config import PPlugConfig
-from ..lamp.data import load_examples
+from ..lamp.data import load_examples, spread
 from ..lamp.samples import sample_paths
 from .methods import method_examples
 from .pipeline import load_stack, markdown_table, public, result_row, train
@@ -33,7 +33,7 @@ def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tag
     train_ex = load_examples(cfg.task, paths["train_questions"], paths["train_outputs"])
     dev_ex = load_examples(cfg.task, paths["dev_questions"], paths["dev_outputs"])
     if cfg.max_dev_examples:
-        dev_ex = dev_ex[: cfg.max_dev_examples]
+        dev_ex = spread(dev_ex, cfg.max_dev_examples)  # as many users as possible: the swapped row needs two
     print(f"demo: {len(train_ex)} train / {len(dev_ex)} dev examples ({sample}), LLM {cfg.llm}, encoder {cfg.encoder}")
     stack = load_stack(cfg)
     result = DemoResult(rows=[])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import sys
@@ -17,6 +18,7 @@ from ..lamp.tasks import get_task
 from ..model.encoder import HistoryEncoder, SentenceEncoder
 from ..model.injection import PPlugLM, embedding_scale
 from ..model.plug import PersonaPlug, build_plug, load_plug
+from .autostop import AutoStop, split_validation_users, validation_loss
 from .loading import load_encoder, load_llm
 from .methods import TRAINABLE, get_method, method_examples, variant_config
 from .predict import evaluate, predict
@@ -71,11 +73,16 @@ def train(
     method: str = "pplug",
     out_dir: str | os.PathLike | None = None,
     cfg: PPlugConfig | None = None,
+    resume: bool = False,
+    save_every: int = 0,
+    auto: AutoLength | None = None,
 ) -> TrainResult:
     """Train a plug for `pplug`, a variant or the `pplug-no-history` control (the same plug, histories hidden).
 
     A variant trains with its own config override and, for pplug+retrieval, its retrieval prompts; the method
     name is saved beside the weights so that `predict` can refuse a checkpoint trained as something else.
+    resume and save_every: see train_plug. auto: decide the length from validation users instead of cfg.epochs
+    (result.autostop then says what was chosen and why).
     """
     if method not in TRAINABLE:
         raise InputError(f"train --method must be one of {', '.join(TRAINABLE)}, got '{method}'")
@@ -84,17 +91,41 @@ def train(
     train_ex = method_examples(method, train_ex, cfg.task, tok, cfg.max_input_tokens, hist)
     dev_ex = method_examples(method, dev_ex, cfg.task, tok, cfg.max_input_tokens, hist) if dev_ex else dev_ex
     plug = new_plug(stack, cfg)
-    return train_plug(
+    hide = method == "pplug-no-history"
+    monitor = None
+    if auto is not None:
+        train_ex, val = split_validation_users(train_ex, auto.share, cfg.seed)
+        every = auto.every or max(1, math.ceil(len(train_ex) / (cfg.batch_size * cfg.grad_accum)) // 2)
+        loss = validation_loss(stack.plm, stack.hist, val, cfg.eval_batch_size, hide)
+        monitor = AutoStop(loss, every, auto.patience, auto.max_seconds, auto.max_epochs)
+        cfg = cfg.replace(epochs=auto.max_epochs)
+    result = train_plug(
         cfg,
         plug,
         stack.plm,
         stack.hist,
         train_ex,
         dev_ex,
-        hide_history=(method == "pplug-no-history"),
+        hide_history=hide,
         out_dir=out_dir,
         meta={"method": method},
+        resume=resume,
+        save_every=save_every,
+        monitor=monitor,
     )
+    result.autostop = monitor
+    return result
+
+
+@dataclass(frozen=True)
+class AutoLength:
+    """How `train` decides its length when no epoch count is given (see engine.autostop)."""
+
+    share: float = 0.15  # of the training users held out for validation
+    every: int = 0  # optimizer steps between validation checks (0: twice per epoch)
+    patience: int = 3  # checks without a gain before stopping
+    max_epochs: float = 8.0  # the epoch cap (also the length of the learning-rate schedule)
+    max_seconds: float = 1200.0  # the time cap
 
 
 def peak_memory_mb() -> float:

@@ -61,6 +61,11 @@ def predict(
     if use_plug and (plug is None or hist is None):
         raise ValueError(f"soft='{soft}' needs a trained plug and a history encoder")
     texts = prompts if prompts is not None else [e.input for e in examples]
+    if use_plug and soft == "own":
+        # Every history item once, before the loop, as training does: one cache write, not one per batch.
+        keep = getattr(plug, "module", plug).cfg.max_history
+        items = [t for e in examples for t in (e.history[-keep:] if keep else e.history)]
+        hist.encode(list(dict.fromkeys(items)), progress=progress)
     answers, n_tokens = {}, 0
     t0 = time.perf_counter()
     for i in tqdm(

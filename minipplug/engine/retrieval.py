@@ -1,9 +1,14 @@
 """Retrieval-augmented prompts: the LaMP baselines that put k retrieved history items into the prompt as text.
 
-A retriever (BM25, recency or dense) picks k profile items; each item is rendered with its task's template,
-the items are joined with ", and " and placed before the input (LaMP_1 splices them into the input).
-Every item's free text is cut so that the items share one token budget and the whole prompt fits the
-LLM's input window (max_input_tokens), with the input keeping at least 40% of it.
+Everything here follows LaMP's own code (prompts/prompts.py), so that the baselines are LaMP's:
+- retrievers: BM25 is rank_bm25's get_top_n over whitespace tokens; recency sorts the items by date (a stable
+  sort), takes the last k and reverses them, so on equal dates the LATER profile item comes first;
+- templates: every item rendered with its task's template (ending with a space), joined with ", and ", then
+  ". " and the input (LaMP_1 splices the items into the input);
+- budget: the items get window - min(input tokens, int(0.6 * window)) tokens, so they keep at least 40% of
+  the window; the input is never cut here. A long input can make the prompt longer than the window: the
+  LLM wrapper then cuts its end, as LaMP leaves the cut to the LLM's tokenizer.
+Tokens are counted as LaMP counts them: the tokenizer's plain call, special tokens included.
 """
 
 from __future__ import annotations
@@ -23,24 +28,21 @@ if TYPE_CHECKING:
     from ..model.encoder import HistoryEncoder
 
 RETRIEVERS = ("bm25", "recency", "dense")
-ITEM_SHARE = 0.6  # items get at most 60% of the window, so the input keeps at least 40%
+INPUT_SHARE = 0.6  # LaMP counts the input up to 60% of the window: the items keep at least 40% of it
 
 
 # ---- retrievers: indices of the top-k profile items, most relevant first -------------------------------
-def _top_k(scores: list[float], k: int) -> list[int]:
-    # Ties keep profile order (a stable sort), so results do not depend on numpy's argsort.
-    return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
-
-
 def retrieve_bm25(example: Example, task: TaskSpec, k: int) -> list[int]:
-    """Top-k items by BM25Okapi over whitespace tokens (text.split(), as LaMP does)."""
+    """Top-k items by BM25Okapi over whitespace tokens, ranked by rank_bm25's own get_top_n (as LaMP does)."""
     from rank_bm25 import BM25Okapi
 
     corpus = [task.retrieval_text(it).split() for it in example.profile]
-    if not any(corpus):  # BM25Okapi divides by the mean document length: nothing to score, keep profile order
+    if not any(corpus):  # BM25Okapi divides by the mean document length (LaMP would fail): keep profile order
         return list(range(min(k, len(corpus))))
-    scores = BM25Okapi(corpus).get_scores(example.query.split())
-    return _top_k([float(s) for s in scores], k)
+    query = task.retrieval_query(example.input).split()
+    # get_top_n returns documents; given the indices as documents, it returns their order. Its order on equal
+    # scores is numpy's argsort reversed (usually the later item first), LaMP's order whatever it is.
+    return [int(i) for i in BM25Okapi(corpus).get_top_n(query, list(range(len(corpus))), n=k)]
 
 
 def _date_key(item: dict) -> tuple[int, ...] | None:
@@ -50,11 +52,11 @@ def _date_key(item: dict) -> tuple[int, ...] | None:
 
 
 def retrieve_recency(example: Example, k: int) -> list[int]:
-    """The latest k items by 'date', newest first; items without a date come last, in profile order."""
+    """The latest k items by 'date', newest first, equal dates later item first; undated items last (in order)."""
     keys = [_date_key(it) for it in example.profile]
-    dated = sorted((i for i, key in enumerate(keys) if key is not None), key=lambda i: keys[i], reverse=True)
-    # sorted(reverse=True) is still stable: items with equal dates keep profile order.
-    undated = [i for i, key in enumerate(keys) if key is None]
+    # LaMP: a stable ascending sort, then the last k reversed; so on equal dates the later item comes first.
+    dated = sorted((i for i, key in enumerate(keys) if key is not None), key=lambda i: keys[i])[::-1]
+    undated = [i for i, key in enumerate(keys) if key is None]  # LaMP requires a date; here they come last
     return (dated + undated)[:k]
 
 
@@ -64,9 +66,10 @@ def retrieve_dense(example: Example, task: TaskSpec, k: int, hist: HistoryEncode
     if not example.profile:
         return []
     items = hist.encode([task.retrieval_text(it) for it in example.profile])  # (N, D), unit length
-    query = hist.encoder([example.query]).cpu()  # (1, D); queries are not cached: each is seen once
+    query = hist.encoder([task.retrieval_query(example.input)]).cpu()  # (1, D); queries are not cached
     scores = (items @ query[0]).tolist()  # (N,) cosine, both sides L2-normalised
-    return _top_k(scores, k)
+    # Ties keep profile order (a stable sort), so results do not depend on numpy's argsort.
+    return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
 
 
 def retrieve(
@@ -95,71 +98,60 @@ def render(task: str | TaskSpec, inp: str, items: list[dict], texts: list[str] |
     texts = texts if texts is not None else [str(it[field]) for it in items]
     parts = []
     for it, text in zip(items, texts):
-        values = {key: str(value) for key, value in it.items()}
-        if "score" in values:
-            values["score"] = values["score"].strip()  # scores may come as " 3 " or 3
+        values = {key: str(value) for key, value in it.items()}  # as LaMP's f-strings print them
         values[field] = text
         parts.append(spec.item_template.format(**values))
     return spec.compose(ITEM_SEP.join(parts), inp)
 
 
 # ---- token budget ----------------------------------------------------------------------------------------
-def _ids(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
-    # No special tokens: PPlugLM counts its window (max_input_tokens) the same way.
+def _count(tokenizer: PreTrainedTokenizerBase, text: str) -> int:
+    # LaMP's len(tokenizer(text)['input_ids']): special tokens included (FlanT5's </s>; SmolLM2 adds none).
     # verbose=False: long profile items would otherwise warn about the model's maximum length.
-    return tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+    return len(tokenizer(text, verbose=False)["input_ids"])
 
 
-def _decode(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:
-    # Cutting a byte-level BPE sequence can split a character in two; drop the half character.
-    return tokenizer.decode(ids).rstrip("\ufffd")
-
-
-def truncate(tokenizer: PreTrainedTokenizerBase, text: str, n: int) -> str:
-    """The text cut to its first n tokens (unchanged if it is not longer)."""
-    ids = _ids(tokenizer, text)
-    return text if len(ids) <= n else _decode(tokenizer, ids[:n])
+def _fit_items(spec: TaskSpec, items: list[dict], budget: int, tokenizer: PreTrainedTokenizerBase):
+    """Each item's free text cut as LaMP cuts it within budget tokens; None where LaMP's tokenizer call fails."""
+    k = len(items)
+    reserved = spec.budget_reserve + 2 * (k - 1) + (_count(tokenizer, spec.budget_suffix) if spec.budget_suffix else 0)
+    per_item = (budget - reserved) // k  # an equal share, template words included
+    saved, texts = 0, []
+    for it in items:
+        cost = spec.item_cost
+        if isinstance(cost, str):
+            cost = _count(tokenizer, cost.format(**{key: str(value) for key, value in it.items()}))
+        limit = per_item + saved - cost
+        if limit < 0:  # the tokenizer refuses a negative max_length; LaMP then retries with a larger budget
+            return None
+        ids = tokenizer(str(it[spec.free_field]), max_length=limit, truncation=True, verbose=False)["input_ids"]
+        saved += per_item - len(ids) - cost  # what a short item leaves unused passes on to the next
+        texts.append(tokenizer.batch_decode([ids], skip_special_tokens=True)[0])
+    return texts
 
 
 def build_prompt(
     task: str | TaskSpec, inp: str, items: list[dict], tokenizer: PreTrainedTokenizerBase, max_input_tokens: int = 256
 ) -> str:
-    """The prompt for items in retrieval order, truncated so that it never exceeds max_input_tokens tokens.
+    """LaMP's prompt for items in retrieval order within a window of max_input_tokens tokens.
 
-    Items share a budget of max(0, window - input tokens), capped at 60% of the window, template words
-    included; it is split equally between items, and what a short item leaves unused passes on to the
-    next (as in LaMP). An item that cannot keep one token of its text is dropped, least relevant first.
+    The items get window - min(input tokens, int(0.6 * window)) tokens: an equal share each, from which the
+    free text is cut (the other fields never are), what a short item leaves passing to the next. Where an
+    item's fixed part does not fit its share, LaMP counts the input at 50%, 40%, ... of the window until it
+    does, and gives up with the input alone. The input is never cut here (the LLM wrapper cuts a too long prompt).
     """
     spec = get_task(task)
-    window = max_input_tokens
-    n_in = len(_ids(tokenizer, inp))
-    budget = min(max(0, window - n_in), int(ITEM_SHARE * window))
-    if not items or budget == 0:
-        return truncate(tokenizer, inp, window)
-    limit = n_in + budget  # <= window
-    full = [str(it[spec.free_field]) for it in items]
-    text_ids = [_ids(tokenizer, text) for text in full]
-    items = list(items)
-    while items:
-        k = len(items)
-        # Template words, quotes, tags, titles and separators cost tokens too: measure them with empty texts.
-        overhead = len(_ids(tokenizer, render(spec, inp, items, [""] * k))) - n_in
-        per_item = (budget - overhead) // k
-        while per_item >= 1:
-            texts, spare = [], 0
-            for text, ids in zip(full[:k], text_ids[:k]):
-                n = min(len(ids), per_item + spare)
-                spare += per_item - n
-                # An uncut text stays as written (decoding may not give back the exact string).
-                texts.append(text if n == len(ids) else _decode(tokenizer, ids[:n]))
-            prompt = render(spec, inp, items, texts)
-            excess = len(_ids(tokenizer, prompt)) - limit
-            if excess <= 0:
-                return prompt
-            # Token counts are not additive at the seams (BPE merges across them): shrink and measure again.
-            per_item -= max(1, -(-excess // k))
-        items.pop()  # the least relevant item goes
-    return inp  # no item fits; n_in <= window - budget here, so the input fits as it is
+    if not items:
+        return inp  # LaMP's split by zero items fails, and it returns the input
+    n_in = _count(tokenizer, inp)
+    factor = INPUT_SHARE
+    while factor >= 0:  # LaMP's own float steps: 0.6, 0.5, ..., 0.1, then 2.8e-17 (the whole window)
+        budget = max_input_tokens - min(n_in, int(factor * max_input_tokens))
+        texts = _fit_items(spec, items, budget, tokenizer)
+        if texts is not None:
+            return render(spec, inp, items, texts)
+        factor -= 0.1
+    return inp
 
 
 # ---- whole runs ------------------------------------------------------------------------------------------

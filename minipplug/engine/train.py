@@ -22,7 +22,9 @@ from ..config import PPlugConfig
 from ..lamp.data import Example
 from ..model.encoder import HistoryEncoder
 from ..model.injection import PPlugLM
-from ..model.plug import PersonaPlug, soft_tokens
+from ..model.plug import CheckpointError, PersonaPlug, read_plug_config, soft_tokens
+
+STATE_TENSORS, STATE_JSON = "training_state.safetensors", "training_state.json"
 
 
 @dataclass
@@ -34,6 +36,7 @@ class TrainResult:
     dev_losses: list[tuple[int, float]] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
+    autostop: object = None  # the engine.autostop.AutoStop that chose the length, when one did
 
 
 def set_seed(seed: int) -> None:
@@ -45,13 +48,25 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 matmuls run ~4x faster."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # an older torch, or a build without oneDNN
+        return False
+
+
 def pick_precision(cfg: PPlugConfig) -> str:
-    """'bf16' on GPUs that support it when precision is auto, else 'no' (fp32)."""
+    """accelerate's mixed_precision: 'bf16' for precision bf16, and for auto on a GPU or CPU with native bf16
+    (fp16 on older GPUs); 'no' (fp32) otherwise. The weights stay fp32; autocast runs the matmuls in bf16."""
     if cfg.precision == "fp32":
         return "no"
     if cfg.precision == "bf16":
         return "bf16"
-    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    if torch.cuda.is_available():
+        # Ampere and newer compute bf16 natively; older GPUs (a Colab T4) would only emulate it: fp16 there.
+        return "bf16" if torch.cuda.get_device_capability() >= (8, 0) else "fp16"
+    return "bf16" if _cpu_only() and cpu_has_bf16() else "no"
 
 
 def _cpu_only() -> bool:
@@ -97,13 +112,92 @@ def dev_loss(plug, plm, hist, examples: list[Example], batch_size: int, hide_his
     return total / max(n, 1)
 
 
+def write_training_state(folder: Path, plug_state: dict, optimizer_state: dict, rest: dict) -> None:
+    """A resumable state without pickle: every tensor in safetensors, everything else in JSON.
+
+    plug_state: name -> tensor; optimizer_state: an optimizer's state_dict (its per-parameter tensors go to
+    safetensors as ``optimizer.<param>.<name>``, its param_groups to JSON); rest: JSON-able values (step,
+    losses, the scheduler's state_dict, ...).
+    """
+    from safetensors.torch import save_file
+
+    tensors = {f"plug.{k}": v.detach().cpu().contiguous() for k, v in plug_state.items()}
+    for pid, slots in optimizer_state["state"].items():
+        for name, value in slots.items():
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"optimizer state {pid}.{name} is not a tensor: {type(value).__name__}")
+            tensors[f"optimizer.{pid}.{name}"] = value.detach().cpu().contiguous()
+    save_file(tensors, str(folder / STATE_TENSORS))
+    doc = {"format": 1, "optimizer_param_groups": optimizer_state["param_groups"], **rest}
+    (folder / STATE_JSON).write_text(json.dumps(doc) + "\n")  # a diverged loss (NaN) is kept as Python reads it
+
+
+def read_training_state(folder: str | os.PathLike, check_only: bool = False) -> tuple[dict, dict, dict] | None:
+    """(plug_state, optimizer_state, rest) as write_training_state wrote them; never unpickles anything.
+
+    A missing, truncated or foreign file is a CheckpointError naming it; a legacy pickled training_state.pt
+    is refused rather than loaded (unpickling can run arbitrary code). check_only reads the tensors file's header
+    and the JSON only (the CLI's check before the models load) and returns None.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    tpath, jpath = folder / STATE_TENSORS, folder / STATE_JSON
+    if not tpath.is_file() or not jpath.is_file():
+        legacy = folder / "training_state.pt"
+        if legacy.exists():
+            raise CheckpointError(
+                f"{legacy}: a pickled training state from an older version; it is not loaded (unpickling can run "
+                "code). Train again without --resume"
+            )
+        raise CheckpointError(f"{folder}: no training state to resume from ({STATE_TENSORS} + {STATE_JSON})")
+    try:
+        if check_only:
+            with safe_open(str(tpath), "pt") as f:
+                f.keys()
+            tensors = {}
+        else:
+            tensors = load_file(str(tpath))
+    except Exception as e:  # safetensors raises its own error type for a truncated or foreign file
+        raise CheckpointError(f"{tpath}: cannot read the training state ({e})") from None
+    try:
+        doc = json.loads(jpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{jpath}: not a readable training state ({e})") from None
+    needed = ("format", "optimizer_param_groups", "scheduler", "step", "losses", "dev_losses")
+    if not isinstance(doc, dict) or any(k not in doc for k in needed):
+        raise CheckpointError(f"{jpath}: a training state must be a JSON object with {', '.join(needed)}")
+    if check_only:
+        return None
+    plug_state = {k[len("plug.") :]: v for k, v in tensors.items() if k.startswith("plug.")}
+    opt: dict[int, dict] = {}
+    for k, v in tensors.items():
+        if k.startswith("optimizer."):
+            _, pid, name = k.split(".", 2)
+            opt.setdefault(int(pid), {})[name] = v
+    optimizer_state = {"state": dict(sorted(opt.items())), "param_groups": doc.pop("optimizer_param_groups")}
+    return plug_state, optimizer_state, doc
+
+
 def _optimizer(plug: PersonaPlug, cfg: PPlugConfig) -> torch.optim.Optimizer:
-    enc = [p for p in plug.input_encoder.parameters() if p.requires_grad]
-    rest = [p for n, p in plug.named_parameters() if p.requires_grad and not n.startswith("input_encoder.")]
-    groups = [{"params": rest, "lr": cfg.lr}]
-    if enc:
-        groups.append({"params": enc, "lr": cfg.encoder_lr})
-    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    # As Hugging Face's Trainer (the authors' optimizer): no weight decay on biases and LayerNorm weights,
+    # so two groups per learning rate (decayed, not decayed); empty groups are left out.
+    norms = [(m, mod) for m, mod in plug.named_modules() if isinstance(mod, torch.nn.LayerNorm)]
+    in_norm = {f"{m}.{n}" if m else n for m, mod in norms for n, _ in mod.named_parameters(recurse=False)}
+    groups = []
+    for in_encoder, lr in ((False, cfg.lr), (True, cfg.encoder_lr)):
+        named = [
+            (n, p)
+            for n, p in plug.named_parameters()
+            if p.requires_grad and n.startswith("input_encoder.") == in_encoder
+        ]
+        exempt = [n in in_norm or "bias" in n for n, _ in named]
+        for no_decay, decay in ((False, cfg.weight_decay), (True, 0.0)):
+            params = [p for (_, p), ex in zip(named, exempt) if ex == no_decay]
+            if params:
+                groups.append({"params": params, "lr": lr, "weight_decay": decay})
+    return torch.optim.AdamW(groups)
 
 
 def train_plug(
@@ -118,12 +212,18 @@ def train_plug(
     resume: bool = False,
     stop_after_steps: int | None = None,
     meta: dict | None = None,
+    save_every: int = 0,
+    monitor=None,
 ) -> TrainResult:
     """Train the plug; only its parameters receive gradients. Saves a resumable state in out_dir when given.
 
     hide_history=True trains the pplug-no-history control: the very same plug, every history hidden.
     stop_after_steps interrupts the run (to test resuming); resume=True continues from out_dir's state.
     meta is saved beside the weights (e.g. the method name, which `predict` checks).
+    save_every=N also writes out_dir (plug + resumable state, the folder replaced as a whole) every N optimizer
+    steps, so that a killed run resumes from its last save and ends with the same plug, bit for bit.
+    monitor (engine.autostop.AutoStop) is called after every optimizer step and may end training early; at the
+    end it puts its best plug state back, so that the saved plug is the one validation chose.
     """
     from accelerate import Accelerator, DistributedDataParallelKwargs
     from tqdm.auto import tqdm
@@ -159,16 +259,45 @@ def train_plug(
     raw_plug = accelerator.unwrap_model(plug)
     plm.model.requires_grad_(False)
 
-    state_file = Path(out_dir) / "training_state.pt" if out_dir else None
     result, start_step = TrainResult(plug=raw_plug), 0
     if resume:
-        if state_file is None or not state_file.exists():
-            raise FileNotFoundError(f"{out_dir}: no training_state.pt to resume from")
-        state = torch.load(state_file, weights_only=False)
-        raw_plug.load_state_dict(state["plug"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_step, result.losses, result.dev_losses = state["step"], state["losses"], state["dev_losses"]
+        if not out_dir:
+            raise CheckpointError("resuming needs the checkpoint folder of the interrupted run")
+        plug_state, optimizer_state, rest = read_training_state(out_dir)
+        saved_cfg = read_plug_config(out_dir)["config"]
+        now = json.loads(json.dumps(cfg.training_fields()))  # as JSON holds it (tuples become lists)
+        changed = sorted(k for k, v in now.items() if k in saved_cfg and saved_cfg[k] != v)
+        if changed:
+            raise CheckpointError(
+                f"{out_dir}: the interrupted run was trained with other settings ({', '.join(changed)}); "
+                "resume with the same settings or train afresh without --resume"
+            )
+        missing, unexpected = raw_plug.load_state_dict(plug_state, strict=False)
+        if unexpected or any(k in raw_plug.trainable_state_dict() for k in missing):
+            raise CheckpointError(f"{out_dir}: the training state does not match this plug")
+        optimizer.load_state_dict(optimizer_state)
+        scheduler.load_state_dict(rest["scheduler"])
+        start_step = rest["step"]
+        result.losses = [tuple(x) for x in rest["losses"]]
+        result.dev_losses = [tuple(x) for x in rest["dev_losses"]]
+
+    def save(step: int, seconds: float) -> None:
+        # One folder, replaced as a whole: a kill leaves the previous save or this one, never a mix.
+        with atomic_dir(out_dir) as tmp:
+            info = {"hide_history": hide_history, "steps": step, "train_seconds": round(seconds, 2)}
+            raw_plug.write(tmp, meta={**(meta or {}), **info})
+            write_training_state(
+                tmp,
+                raw_plug.trainable_state_dict(),
+                optimizer.state_dict(),
+                {
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "losses": result.losses,
+                    "dev_losses": result.dev_losses,
+                },
+            )
+            (tmp / "losses.json").write_text(json.dumps({"train": result.losses, "dev": result.dev_losses}) + "\n")
 
     world, rank = accelerator.num_processes, accelerator.process_index
     micro = cfg.batch_size  # examples per micro-batch, all processes together
@@ -216,34 +345,21 @@ def train_plug(
                     (step, dev_loss(raw_plug, plm, hist, dev_examples, cfg.eval_batch_size, hide_history))
                 )
                 plug.train()
+            if save_every and out_dir and step % save_every == 0 and step < total_steps and accelerator.is_main_process:
+                save(step, time.perf_counter() - t0)
+            if monitor is not None and monitor(step, raw_plug):
+                done = True
+                break
         if done:
             break
     bar.close()
     plug.eval()
+    if monitor is not None:
+        monitor.finish(step, raw_plug)  # a last check, then the best state goes back into the plug
     if dev_examples and accelerator.is_main_process and (not result.dev_losses or result.dev_losses[-1][0] != step):
         result.dev_losses.append((step, dev_loss(raw_plug, plm, hist, dev_examples, cfg.eval_batch_size, hide_history)))
     result.seconds, result.steps = time.perf_counter() - t0, step
     if out_dir and accelerator.is_main_process:
-        # One folder, replaced as a whole: a kill leaves the previous run or this one, never a mix.
-        with atomic_dir(out_dir) as tmp:
-            raw_plug.write(
-                tmp,
-                meta={
-                    **(meta or {}),
-                    "hide_history": hide_history,
-                    "steps": step,
-                    "train_seconds": round(result.seconds, 2),
-                },
-            )
-            state = {
-                "plug": raw_plug.trainable_state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "losses": result.losses,
-                "dev_losses": result.dev_losses,
-            }
-            torch.save(state, tmp / state_file.name)
-            (tmp / "losses.json").write_text(json.dumps({"train": result.losses, "dev": result.dev_losses}) + "\n")
+        save(step, result.seconds)
     accelerator.wait_for_everyone()
     return result

@@ -6,10 +6,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..atomic import atomic_write_text
 from ..errors import InputError
 from .tasks import TaskSpec, get_task
+
+if TYPE_CHECKING:
+    import datasets
 
 
 class LaMPFormatError(InputError):
@@ -99,9 +103,25 @@ def read_questions(path: str | os.PathLike, task: str | TaskSpec) -> list[dict]:
     return data
 
 
-def read_outputs(path: str | os.PathLike) -> dict[str, str]:
-    """Validated golds as {id: output}."""
+def check_gold(path: Path, where: str, value: str, spec: TaskSpec) -> None:
+    """A gold output the task can score: a rating 1-5 for LaMP_3, one of the labels for a classification task."""
+    if spec.kind == "regression":
+        try:
+            rating = float(value.strip())
+        except ValueError:
+            rating = None
+        if rating is None or not 1 <= rating <= 5:  # NaN and infinities fail the comparison too
+            raise _fail(path, where, f"field 'output': a {spec.name} gold must be a rating from 1 to 5, got {value!r}")
+    elif spec.kind == "classification" and spec.labels and value.strip() not in spec.labels:
+        shown = ", ".join(spec.labels[:6]) + (", ..." if len(spec.labels) > 6 else "")
+        raise _fail(path, where, f"field 'output': {value!r} is not a {spec.name} label ({shown})")
+
+
+def read_outputs(path: str | os.PathLike, task: str | TaskSpec | None = None) -> dict[str, str]:
+    """Validated outputs as {id: output}. With a task, they are golds and each must be one the task can score
+    (check_gold); predictions are read without it (an unscorable prediction is simply wrong)."""
     path = Path(path)
+    spec = get_task(task) if task is not None else None
     data = _read_json(path)
     if not isinstance(data, dict):
         raise LaMPFormatError(
@@ -121,6 +141,8 @@ def read_outputs(path: str | os.PathLike) -> dict[str, str]:
         if gid in out:
             raise _fail(path, where, f"field 'id': duplicate id '{gid}'")
         out[gid] = _string_field(path, where, rec, "output", allow_number=True)
+        if spec is not None:
+            check_gold(path, where, out[gid], spec)
     return out
 
 
@@ -130,7 +152,7 @@ def load_examples(
     """Read a questions file (and its outputs, merged by id) into Examples."""
     spec = get_task(task)
     records = read_questions(questions, spec)
-    golds = read_outputs(outputs) if outputs is not None else None
+    golds = read_outputs(outputs, spec) if outputs is not None else None
     if golds is not None:
         qids = [str(r["id"]) for r in records]
         missing = [q for q in qids if q not in golds]
@@ -177,3 +199,57 @@ def write_outputs(path: str | os.PathLike, task: str, predictions: dict[str, str
     name = get_task(task).name
     doc = {"task": name, "golds": [{"id": k, "output": v} for k, v in predictions.items()]}
     atomic_write_text(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+
+
+def _as_text(value) -> str | None:
+    """A profile value as a string column: strings as they are, numbers as text, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, (int, float)) else json.dumps(value, ensure_ascii=False)
+
+
+def to_dataset(examples: list[Example]) -> datasets.Dataset:
+    """The examples as a Hugging Face `datasets.Dataset`, one row per question, columns named as Example's fields.
+
+    `profile` is a list of structs over every key any item has (missing ones None); its values are strings, as
+    LaMP mixes numbers and strings (scores), and Arrow needs one type per column.
+    """
+    import datasets  # imported here: only this function needs it (it does not import torch)
+
+    keys = list(dict.fromkeys(k for e in examples for item in e.profile for k in item))
+    text = datasets.Value("string")
+    features = datasets.Features(
+        {
+            "id": text,
+            "user": text,
+            "input": text,
+            "query": text,
+            "history": [text],
+            "profile": [{k: text for k in keys}],
+            "target": text,
+        }
+    )
+    columns = {
+        "id": [e.id for e in examples],
+        "user": [e.user for e in examples],
+        "input": [e.input for e in examples],
+        "query": [e.query for e in examples],
+        "history": [e.history for e in examples],
+        "profile": [[{k: _as_text(item.get(k)) for k in keys} for item in e.profile] for e in examples],
+        "target": [e.target for e in examples],
+    }
+    return datasets.Dataset.from_dict(columns, features=features)
+
+
+def spread(examples: list[Example], n: int) -> list[Example]:
+    """The first n examples taken round-robin over users (every user's first query, then second, ...); n=0: all."""
+    if not n or n >= len(examples):
+        return list(examples)
+    by_user: dict[str, list[Example]] = {}
+    for e in examples:
+        by_user.setdefault(e.user if e.user is not None else e.id, []).append(e)
+    out, depth = [], 0
+    while len(out) < n:
+        out += [q[depth] for q in by_user.values() if depth < len(q)][: n - len(out)]
+        depth += 1
+    return out

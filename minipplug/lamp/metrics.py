@@ -26,11 +26,16 @@ def classification_metrics(preds: list[str], golds: list[str], labels: list[str]
 
 
 def _parse_rating(pred: str, gold: float) -> float:
+    """LaMP's rule (eval/evaluation.py, create_metric_mae_rmse): an unparsable prediction counts as whichever end
+    of the scale is farther from the gold. "nan", "inf" and "-inf" count as unparsable too: Python's float() reads
+    them, and in LaMP's own code one of them makes the whole MAE/RMSE NaN or infinite."""
     try:
-        return float(pred.strip())
+        value = float(pred.strip())
     except ValueError:
-        # LaMP's rule: an unparsable prediction counts as whichever end of the scale is farther from the gold.
-        return 1.0 if abs(1.0 - gold) > abs(5.0 - gold) else 5.0
+        value = math.nan
+    if math.isfinite(value):
+        return value
+    return 1.0 if abs(1.0 - gold) > abs(5.0 - gold) else 5.0
 
 
 def regression_metrics(preds: list[str], golds: list[str]) -> dict[str, float]:

@@ -31,10 +31,12 @@ def aggregation_weights(
         return w / w.sum(-1, keepdim=True).clamp(min=1.0)
     scores = torch.einsum("bd,bnd->bn", query.to(history.dtype), history) / temperature  # (B, N)
     if mode == "topk":
-        # Keep only the k best-scoring real items (the paper's "top-4 weighted items" ablation).
+        # Keep exactly the k best-scoring real items (the paper's "top-4 weighted items" ablation). On equal
+        # scores the earlier items win: a stable sort keeps profile order among ties, so k means k.
         k = min(top_k, history.shape[1])
-        kth = scores.masked_fill(~mask, float("-inf")).topk(k, dim=-1).values[:, -1:]  # (B, 1)
-        mask = mask & (scores >= kth)
+        order = scores.masked_fill(~mask, float("-inf")).sort(dim=-1, descending=True, stable=True).indices  # (B, N)
+        best = torch.zeros_like(mask).scatter(-1, order[:, :k], True)  # (B, N)
+        mask = mask & best  # fewer than k real items: padding stays out
     scores = scores.masked_fill(~mask, float("-inf"))
     w = torch.softmax(scores, dim=-1)  # (B, N); a row with no real item is all NaN here
     return torch.where(mask.any(-1, keepdim=True), w, torch.zeros_like(w))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import torch
@@ -47,10 +51,18 @@ class HistoryEncoder:
     """Frozen Enc_his with a cache: each distinct history text is encoded once per run (or once ever, on disk).
 
     The paper precomputes these vectors; here the cache fills lazily, in batches, and a second epoch
-    finds every item already there. With ``disk_dir`` the vectors persist, keyed by encoder name and text.
+    finds every item already there. With ``disk_dir`` the vectors persist in a folder named by everything
+    that changes a vector (see ``fingerprint``). The folder is append-only: each ``encode`` call that computes
+    new vectors adds at most one shard file holding only those vectors (written to a temporary name, then
+    renamed), so a long prediction never rewrites the vectors already on disk, and two processes filling the
+    same folder at once keep each other's shards. Loading merges every shard; a shard that cannot be read (a
+    truncated file, a foreign file) is reported once on stderr with its path, set aside and never trusted.
+    When a folder holds more than ``COMPACT_AT`` shards, loading merges them into one (only the shards it read
+    are removed, so a concurrent writer's new shard survives).
     """
 
-    FORMAT = "pad32-v1"  # part of the disk cache's name: vectors made another way are never mixed in
+    FORMAT = "pad32-v2"  # part of the fingerprint: vectors made another way are never mixed in
+    COMPACT_AT = 64
 
     def __init__(
         self, encoder: SentenceEncoder, name: str, batch_size: int = 64, disk_dir: str | os.PathLike | None = None
@@ -59,12 +71,73 @@ class HistoryEncoder:
         encoder.requires_grad_(False)
         encoder.eval()
         self.cache: dict[str, torch.Tensor] = {}
-        tag = hashlib.sha1(f"{name}|{self.FORMAT}".encode()).hexdigest()[:16]
-        self.disk_file = Path(disk_dir) / f"{tag}.safetensors" if disk_dir else None
-        if self.disk_file is not None and self.disk_file.exists():
-            from safetensors.torch import load_file
+        self.disk_dir = Path(disk_dir) / f"{name.replace('/', '--')}-{self.fingerprint()[:16]}" if disk_dir else None
+        self.shards_written = 0  # shard files this object wrote (tests and benchmarks read it)
+        if self.disk_dir is not None:
+            self.load()
 
-            self.cache.update(load_file(self.disk_file))
+    def fingerprint(self) -> str:
+        """A hash of everything that changes a vector: the weights' bytes, tokenizer, pooling, token limit, format."""
+        h = hashlib.blake2b(digest_size=20)
+        tok = self.encoder.tokenizer
+        h.update(f"{self.FORMAT}|{self.encoder.pooling}|{self.encoder.max_length}|".encode())
+        h.update(f"{type(tok).__name__}|{len(tok)}|{type(self.encoder.model).__name__}|".encode())
+        for key, t in sorted(self.encoder.model.state_dict().items()):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+
+    _reported: set[str] = set()  # corrupt shards already reported by this process
+
+    def load(self) -> int:
+        """Merge every readable shard of the disk cache into memory; returns the number of shards read."""
+        if self.disk_dir is None or not self.disk_dir.is_dir():
+            return 0
+        from safetensors.torch import load_file
+
+        read = []
+        for shard in sorted(self.disk_dir.glob("*.safetensors")):
+            try:
+                vectors = load_file(str(shard))
+                if any(v.dim() != 1 or v.dtype != torch.float32 for v in vectors.values()):
+                    raise ValueError("holds tensors that are not float32 vectors")
+            except FileNotFoundError:
+                continue  # compacted away by another process meanwhile: its vectors are in the merged shard
+            except Exception as e:  # safetensors raises its own error type for a truncated or foreign file
+                self._set_aside(shard, e)
+                continue
+            dims = {v.shape[0] for v in vectors.values()}
+            if dims and dims != {self.dim}:
+                self._set_aside(shard, ValueError(f"vectors of width {sorted(dims)}, expected {self.dim}"))
+                continue
+            for k, v in vectors.items():
+                self.cache.setdefault(k, v)  # the first value computed wins (a rerun repeats exactly)
+            read.append(shard)
+        if len(read) > self.COMPACT_AT:
+            self._write_shard(self.cache)
+            for shard in read:
+                with contextlib.suppress(OSError):
+                    shard.unlink()
+        return len(read)
+
+    def _set_aside(self, shard: Path, error: Exception) -> None:
+        if str(shard) not in HistoryEncoder._reported:
+            HistoryEncoder._reported.add(str(shard))
+            print(
+                f"warning: {shard}: unreadable history-vector cache shard, ignored and recomputed ({error})",
+                file=sys.stderr,
+            )
+        with contextlib.suppress(OSError):
+            os.replace(shard, shard.with_suffix(".corrupt"))
+
+    def _write_shard(self, vectors: dict[str, torch.Tensor]) -> None:
+        from safetensors.torch import save_file
+
+        name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.safetensors"
+        with atomic_path(self.disk_dir / name) as tmp:
+            save_file({k: v.contiguous() for k, v in vectors.items()}, str(tmp))
+        self.shards_written += 1
 
     @staticmethod
     def key(text: str) -> str:
@@ -106,19 +179,11 @@ class HistoryEncoder:
                 vecs = self.encoder([t for _, t in chunk], pad_to=pad).cpu()
                 for (k, _), v in zip(chunk, vecs):
                     self.cache[k] = v.clone()
-            self.save()
+            if self.disk_dir is not None:  # one new shard with the new vectors only: nothing is rewritten
+                self._write_shard({k: self.cache[k] for k, _ in todo})
         if not texts:
             return torch.zeros(0, self.dim)
         return torch.stack([self.cache[k] for k in keys])  # (N, D)
-
-    def save(self) -> None:
-        """Write the disk cache (atomically) when one is configured."""
-        if self.disk_file is None:
-            return
-        from safetensors.torch import save_file
-
-        with atomic_path(self.disk_file) as tmp:
-            save_file({k: v.contiguous() for k, v in self.cache.items()}, str(tmp))
 
     def batch(self, histories: list[list[str]], max_items: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded history vectors (B, N, D) and mask (B, N) for a batch of users; keeps the last max_items."""

@@ -63,7 +63,8 @@ class PersonaPlug(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Soft tokens (B, S, D_llm) and the aggregation weights (B, N)."""
         self.input_encoder.eval()  # no dropout: small data, and an interrupted run resumes exactly
-        q = self.input_encoder(queries)  # (B, D_enc)
+        # BGE reads a query after its instruction; history items (passages) never get it.
+        q = self.input_encoder([self.cfg.query_instruction + t for t in queries])  # (B, D_enc)
         history = history.to(q.device)
         w = aggregation_weights(
             q, history, mask.to(q.device), self.cfg.aggregation, self.cfg.temperature, self.cfg.top_k
@@ -133,6 +134,29 @@ def read_plug_config(ckpt_dir: str | os.PathLike) -> dict:
     missing = [k for k in _INFO_KEYS if k not in info]
     if missing:
         raise CheckpointError(f"{path}: missing field(s) {', '.join(missing)}")
+    return info
+
+
+def check_plug_files(ckpt_dir: str | os.PathLike) -> dict:
+    """read_plug_config, and the weights file's header checked (cheap: no tensor is read), before any model loads.
+
+    A truncated or foreign plug.safetensors is a CheckpointError naming it, not a traceback after the models load.
+    """
+    from safetensors import safe_open
+
+    info = read_plug_config(ckpt_dir)
+    weights = Path(ckpt_dir) / "plug.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: missing (the plug's weights)")
+    try:
+        with safe_open(str(weights), "pt") as f:
+            f.keys()
+    except Exception as e:  # safetensors raises its own error type for a truncated or foreign file
+        raise CheckpointError(f"{weights}: cannot read the plug weights ({e})") from None
+    try:
+        PPlugConfig.from_dict(info["config"])
+    except (InputError, TypeError) as e:
+        raise CheckpointError(f"{Path(ckpt_dir) / 'plug_config.json'}: {e}") from None
     return info
 
 

@@ -223,7 +223,235 @@ def test_an_internal_bug_keeps_its_traceback(tmp_path: Path) -> None:
         "sys.exit(main(sys.argv[1:]))\n"
     )
     q = REPO / "data_samples" / "lamp2_tags" / "dev_questions.json"
-    proc = subprocess.run([sys.executable, "-c", code, "data", "check", "--task", "LaMP_2", "--questions", str(q)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "data", "check", "--task", "LaMP_2", "--questions", str(q)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "planted off-by-one" in proc.stderr and "error:" not in proc.stderr
+
+
+# ------------------------------------------------------------------ user mistakes, found before any model loads
+L3 = SAMPLES / "lamp3_ratings"
+
+
+@pytest.mark.parametrize("bad", ["five", "0", "6", "nan", "inf", ""])
+def test_lamp3_gold_must_be_a_rating(make_file: Callable[[str, Any], Path], tmp_path: Path, bad: str) -> None:
+    outputs = json.loads((L3 / "dev_outputs.json").read_text())
+    outputs["golds"][2]["output"] = bad
+    o = make_file("outputs.json", outputs)
+    q = str(L3 / "dev_questions.json")
+    line = assert_usage_error(
+        run_cli("data", "check", "--task", "LaMP_3", "--questions", q, "--outputs", str(o), cwd=tmp_path),
+        str(o),
+        "record 2",
+        "'output'",
+        "1 to 5",
+    )
+    assert repr(bad) in line
+    # train refuses it too, before training (and before any model loads: well under the models' load time)
+    out = tmp_path / "ckpt"
+    proc = run_cli(
+        "train", "--task", "LaMP_3", "--train-questions", q, "--train-outputs", str(o), "--out", str(out), cwd=tmp_path
+    )
+    assert_usage_error(proc, str(o), "record 2", "'output'")
+    assert not out.exists()
+    # eval refuses it as a gold, and scores it as an (unparsable) prediction
+    good = L3 / "dev_outputs.json"
+    assert_usage_error(
+        run_cli("eval", "--task", "LaMP_3", "--golds", str(o), "--preds", str(good), cwd=tmp_path), str(o), "record 2"
+    )
+
+
+def test_classification_gold_must_be_a_label(make_file: Callable[[str, Any], Path], tmp_path: Path) -> None:
+    q = SAMPLES / "lamp2_tags" / "dev_questions.json"
+    outputs = json.loads((SAMPLES / "lamp2_tags" / "dev_outputs.json").read_text())
+    outputs["golds"][0]["output"] = "spaghetti western"
+    o = make_file("outputs.json", outputs)
+    assert_usage_error(
+        run_cli("data", "check", "--task", "LaMP_2", "--questions", str(q), "--outputs", str(o), cwd=tmp_path),
+        str(o),
+        "record 0",
+        "'spaghetti western'",
+        "label",
+    )
+
+
+@pytest.mark.parametrize("pred", ["nan", "inf", "-inf", "NaN", "five"])
+def test_eval_never_prints_nan_or_infinity(make_file: Callable[[str, Any], Path], tmp_path: Path, pred: str) -> None:
+    g = make_file("golds.json", _outputs("LaMP_3", {"a": "2", "b": "4"}))
+    p = make_file("preds.json", _outputs("LaMP_3", {"a": pred, "b": "4"}))
+    proc = run_cli("eval", "--task", "LaMP_3", "--golds", str(g), "--preds", str(p), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "NaN" not in proc.stdout and "Infinity" not in proc.stdout
+    result = json.loads(proc.stdout)
+    assert result == pytest.approx({"MAE": 1.5, "RMSE": 4.5**0.5})  # unparsable: 5 for a gold of 2 (LaMP's rule)
+
+
+def _train(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    d = SAMPLES / "lamp2_tags"
+    return run_cli(
+        "train",
+        "--task",
+        "LaMP_2",
+        "--train-questions",
+        str(d / "train_questions.json"),
+        "--train-outputs",
+        str(d / "train_outputs.json"),
+        *extra,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    "config,field,problem",
+    [
+        ({"lr": "fast"}, "'lr'", "a number"),
+        ({"batch_size": 2.5}, "'batch_size'", "a whole number"),
+        ({"progress": "yes"}, "'progress'", "true or false"),
+        ({"llm": 7}, "'llm'", "a string"),
+        ({"extra": [1, 2]}, "'extra'", "an object"),
+        ({"epochs": True}, "'epochs'", "a number"),
+        ({"speed": 1}, "speed", "unknown"),
+    ],
+)
+def test_config_field_types(
+    make_file: Callable[[str, Any], Path], tmp_path: Path, config: dict, field: str, problem: str
+) -> None:
+    c = make_file("cfg.json", config)
+    assert_usage_error(_train(tmp_path, "--out", str(tmp_path / "o"), "--config", str(c)), str(c), field, problem)
+
+
+def test_every_config_field_type_is_checked() -> None:
+    import dataclasses
+
+    from minipplug.config import PPlugConfig
+    from minipplug.errors import InputError
+
+    cfg = PPlugConfig()
+    for f in dataclasses.fields(cfg):
+        default = getattr(cfg, f.name)
+        wrong = [1, 1.5] if isinstance(default, (str, dict, bool)) else ["x"]
+        if isinstance(default, int) and not isinstance(default, bool):
+            wrong = ["x", 1.5, True]
+        for value in wrong:
+            with pytest.raises(InputError, match=f"'{f.name}'"):
+                cfg.replace(**{f.name: value})
+        assert getattr(cfg.replace(**{f.name: default}), f.name) == default
+
+
+@pytest.mark.parametrize(
+    "flag,value,problem",
+    [
+        ("--batch-size", "0", "at least 1"),
+        ("--epochs", "0", "above 0"),
+        ("--epochs", "nan", "above 0"),
+        ("--max-train-examples", "-1", "at least 0"),
+        ("--save-every", "0", "at least 1"),
+    ],
+)
+def test_bad_numbers_are_usage_errors(tmp_path: Path, flag: str, value: str, problem: str) -> None:
+    proc = _train(tmp_path, "--out", str(tmp_path / "o"), flag, value)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert flag in proc.stderr and problem in proc.stderr
+
+
+def test_train_out_that_is_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "taken"
+    f.write_text("x")
+    assert_usage_error(_train(tmp_path, "--out", str(f)), str(f), "existing file")
+
+
+def _checkpoint(tmp_path: Path, damage: str) -> Path:
+    """A plug checkpoint folder (tiny weights and a valid config) with one file damaged."""
+    import torch
+    from safetensors.torch import save_file
+
+    from minipplug.config import PPlugConfig
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    info = {"config": PPlugConfig().to_dict(), "encoder_dim": 384, "llm_dim": 576, "scale": 1.0, "method": "pplug"}
+    (ckpt / "plug_config.json").write_text(json.dumps(info))
+    save_file({"instruction.vector": torch.zeros(384)}, str(ckpt / "plug.safetensors"))
+    weights, conf = ckpt / "plug.safetensors", ckpt / "plug_config.json"
+    if damage == "truncated weights":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif damage == "no weights":
+        weights.unlink()
+    elif damage == "config is a list":
+        conf.write_text("[1, 2]")
+    elif damage == "config not JSON":
+        conf.write_text("{config: ")
+    elif damage == "config lacks keys":
+        conf.write_text(json.dumps({"config": {}}))
+    elif damage == "config field type":
+        conf.write_text(json.dumps({**info, "config": {"lr": "fast"}}))
+    return weights if "weights" in damage else conf
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncated weights",
+        "no weights",
+        "config is a list",
+        "config not JSON",
+        "config lacks keys",
+        "config field type",
+    ],
+)
+def test_corrupt_checkpoint_is_one_line_naming_the_file(tmp_path: Path, damage: str) -> None:
+    bad = _checkpoint(tmp_path, damage)
+    d = SAMPLES / "lamp2_tags"
+    proc = run_cli(
+        "predict",
+        "--questions",
+        str(d / "dev_questions.json"),
+        "--checkpoint",
+        str(tmp_path / "ckpt"),
+        "--out",
+        str(tmp_path / "p.json"),
+        cwd=tmp_path,
+    )
+    assert_usage_error(proc, str(bad))
+
+
+def test_lora_per_user_is_refused_by_predict(tmp_path: Path) -> None:
+    d = SAMPLES / "lamp2_tags"
+    proc = run_cli(
+        "predict",
+        "--questions",
+        str(d / "dev_questions.json"),
+        "--method",
+        "lora-per-user",
+        "--out",
+        str(tmp_path / "p.json"),
+        cwd=tmp_path,
+    )
+    assert_usage_error(proc, "lora-per-user", "compare")
+
+
+def test_every_method_name_is_run_or_refused(tmp_path: Path) -> None:
+    """predict without a checkpoint: each plug method is refused naming --checkpoint, an unknown name is refused;
+    what remains (non-personalized and the retrieval baselines) runs for real in test_commands.py."""
+    from minipplug.engine.methods import METHODS
+
+    d = SAMPLES / "lamp2_tags"
+    plug_methods = [n for n, m in METHODS.items() if m.trains_plug]
+    assert set(METHODS) - set(plug_methods) == {"non-personalized", "lora-per-user"}
+    for name in [*plug_methods, "no-such-method"]:
+        proc = run_cli(
+            "predict",
+            "--questions",
+            str(d / "dev_questions.json"),
+            "--method",
+            name,
+            "--out",
+            str(tmp_path / "p.json"),
+            cwd=tmp_path,
+        )
+        assert_usage_error(proc, "--checkpoint" if name in plug_methods else name)

@@ -59,7 +59,7 @@ def trained(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_train_writes_only_the_plug(trained: Path) -> None:
     files = {p.name for p in trained.iterdir()}
-    assert {"plug.safetensors", "plug_config.json", "loss.png", "losses.json", "training_state.pt"} <= files
+    assert {"plug.safetensors", "plug_config.json", "loss.png", "losses.json", "training_state.safetensors"} <= files
     info = json.loads((trained / "plug_config.json").read_text())
     assert info["config"]["llm"] == "SmolLM2-135M-Instruct" and info["config"]["encoder"] == "all-MiniLM-L6-v2"
     assert info["llm_dim"] == 576 and info["encoder_dim"] == 384
@@ -267,3 +267,136 @@ def test_demo_writes_results_rows(tmp_path: Path) -> None:
     # The prompt grows by exactly the soft tokens (4 instruction + 4 user tokens by default).
     assert rows[0]["prompt_tokens_mean"] - rows[2]["prompt_tokens_mean"] == pytest.approx(8.0)
     assert (out / "loss.png").stat().st_size > 0 and (out / "plugs" / "pplug" / "plug.safetensors").exists()
+
+
+def _train_args(out: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--task",
+        "LaMP_2",
+        "--train-questions",
+        str(SAMPLE / "train_questions.json"),
+        "--train-outputs",
+        str(SAMPLE / "train_outputs.json"),
+        "--out",
+        str(out),
+        "--max-train-examples",
+        "4",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "2",
+        "--save-every",
+        "1",
+        "--precision",
+        "fp32",
+        "--quiet",
+        *extra,
+    ]
+
+
+@pytest.mark.slow
+def test_train_killed_with_sigkill_resumes_to_the_same_plug(tmp_path: Path) -> None:
+    """A real `minipplug train` killed with SIGKILL after its first periodic save, then --resume: the plug is
+    bit for bit the one an uninterrupted run trains (4 steps of batch 2 on the real SmolLM2 and MiniLM)."""
+    import signal
+    import time
+
+    from safetensors.torch import load_file
+
+    full = run_cli(*_train_args(tmp_path / "full"), timeout=900)
+    assert full.returncode == 0, full.stderr
+    assert json.loads(full.stdout.strip().splitlines()[-1])["steps"] == 4
+
+    out = tmp_path / "killed"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minipplug", *_train_args(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 600
+    while not (out / "training_state.json").exists():  # the first periodic save (step 1) has landed
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "no periodic save appeared"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    step = json.loads((out / "training_state.json").read_text())["step"]
+    assert 1 <= step < 4  # interrupted mid-run
+
+    resumed = run_cli(*_train_args(out, "--resume"), timeout=900)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["steps"] == 4
+    assert (out / "plug.safetensors").read_bytes() == (tmp_path / "full" / "plug.safetensors").read_bytes()
+    a, b = load_file(str(tmp_path / "full" / "plug.safetensors")), load_file(str(out / "plug.safetensors"))
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+    losses = [json.loads((d / "losses.json").read_text())["train"] for d in (tmp_path / "full", out)]
+    assert losses[0] == losses[1]
+
+
+def test_resume_without_a_state_is_one_line_before_any_model_loads(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    r = run_cli(*_train_args(tmp_path / "empty", "--resume"), timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    assert "no training state" in r.stderr and str(tmp_path / "empty") in r.stderr
+    (tmp_path / "afile").write_text("x")
+    r = run_cli(*_train_args(tmp_path / "afile"), timeout=120)
+    assert r.returncode == 2 and "existing file" in r.stderr and str(tmp_path / "afile") in r.stderr
+
+
+@pytest.mark.slow
+def test_predict_with_a_swapped_history_runs_the_pplug_checkpoint(trained: Path, tmp_path: Path) -> None:
+    questions = json.loads((SAMPLE / "dev_questions.json").read_text())[::4][:3]  # three users' first questions
+    ids = {q["id"] for q in questions}
+    golds = [g for g in json.loads((SAMPLE / "dev_outputs.json").read_text())["golds"] if g["id"] in ids]
+    q, o = tmp_path / "q.json", tmp_path / "o.json"
+    q.write_text(json.dumps(questions))
+    o.write_text(json.dumps({"task": "LaMP_2", "golds": golds}))
+    args = ["--checkpoint", str(trained), "--questions", str(q), "--outputs", str(o), "--quiet"]
+    r = run_cli("predict", *args, "--out", str(tmp_path / "p.json"), "--method", "pplug-swapped-history")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout.strip().splitlines()[-1])
+    assert row["method"] == "pplug-swapped-history" and row["examples"] == 3
+    assert len(json.loads((tmp_path / "p.json").read_text())["golds"]) == 3
+    # One user's questions alone cannot be deranged: a one-line error, no traceback.
+    q.write_text(json.dumps(questions[:1]))
+    o.write_text(json.dumps({"task": "LaMP_2", "golds": golds[:1]}))
+    r = run_cli("predict", *args, "--out", str(tmp_path / "p1.json"), "--method", "pplug-swapped-history")
+    assert r.returncode == 2 and "at least 2 users" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated tensors", "json not json", "pickled legacy state"])
+def test_resume_from_a_corrupt_or_pickled_state_is_one_line(tmp_path: Path, damage: str) -> None:
+    import pickle
+
+    import torch
+    from safetensors.torch import save_file
+
+    out = tmp_path / "ckpt"
+    out.mkdir()
+    marker = tmp_path / "pwned"
+    save_file({"plug.x": torch.zeros(100)}, str(out / "training_state.safetensors"))
+    (out / "training_state.json").write_text("{}")
+    if damage == "truncated tensors":
+        bad = out / "training_state.safetensors"
+        bad.write_bytes(bad.read_bytes()[:50])
+    elif damage == "json not json":
+        bad = out / "training_state.json"
+        bad.write_text("{step: ")
+    else:
+        for f in out.iterdir():
+            f.unlink()
+        bad = out / "training_state.pt"
+
+        class Payload:
+            def __reduce__(self):
+                return (os.system, (f"touch {marker}",))
+
+        bad.write_bytes(pickle.dumps({"plug": Payload()}))
+    r = run_cli(*_train_args(out, "--resume"), timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and str(bad) in r.stderr
+    assert not marker.exists()

@@ -1,4 +1,4 @@
-"""The notebooks' common start (minipplug.course.notebook): profiles, seeds, the one-line device print, plug reuse."""
+"""The notebooks' common start (minipplug.course.notebook): profiles, run settings, seeds, plug reuse."""
 
 from __future__ import annotations
 
@@ -8,38 +8,50 @@ import random
 import pytest
 
 from minipplug.config import PPlugConfig
-from minipplug.course.notebook import PROFILES, get_profile, saved_plug_matches, setup, spread
+from minipplug.course.notebook import PAPER_MEMORY, PROFILES, get_settings, saved_plug_matches, setup, spread
 from minipplug.lamp.data import Example
 
 
-def test_fast_is_the_cpu_preset_with_small_sizes(monkeypatch):
+def test_fast_is_the_cpu_preset_on_the_whole_sample(monkeypatch):
     monkeypatch.delenv("MINIPPLUG_PROFILE", raising=False)
-    p = get_profile()
-    assert p.name == "fast" and p.data == "sample" and p.sample == "lamp2_tags"
-    cpu = PPlugConfig()
-    # Only sizes differ from the CPU preset: every other field is the preset's.
-    changed = {k for k, v in p.cfg.to_dict().items() if v != cpu.to_dict()[k]}
-    assert changed <= {"batch_size", "epochs", "max_train_examples", "max_dev_examples", "seed"}
-    assert p.cfg.llm == cpu.llm and p.cfg.encoder == cpu.encoder
-    assert 0 < p.max_train_examples <= 100 and 0 < p.max_dev_examples <= 20
-    assert "pplug" in p.compare_methods and "non-personalized" in p.compare_methods
+    s = get_settings("fast")
+    assert s.profile == "fast" and s.data == "sample" and s.sample == "lamp2_tags"
+    # The fast profile is the CPU preset itself: the demo's settings, all 360 questions, all 120 dev questions.
+    assert s.cfg.training_fields() == PPlugConfig().training_fields()
+    assert {"pplug", "pplug-no-history", "pplug-swapped-history", "non-personalized"} <= set(s.compare_methods)
+    assert 0 < s.compare_dev <= 40
 
 
-def test_full_is_the_gpu_preset_on_real_lamp(monkeypatch):
-    monkeypatch.setenv("MINIPPLUG_PROFILE", "full")
-    p = get_profile(seed=3)
-    gpu = PPlugConfig.preset("gpu-full")
-    assert p.name == "full" and p.data == "lamp"
-    assert p.cfg.llm == gpu.llm and p.cfg.encoder == gpu.encoder and p.cfg.seed == 3
-    assert p.max_train_examples == 0 and p.max_dev_examples == 0  # everything
-    assert len(p.compare_methods) > len(get_profile("fast").compare_methods)
+def test_gpu_keeps_the_offline_models_and_trains_longer_in_mixed_precision():
+    fast, gpu = get_settings("fast"), get_settings("gpu", seed=3)
+    assert gpu.data == "sample" and (gpu.cfg.llm, gpu.cfg.encoder) == (fast.cfg.llm, fast.cfg.encoder)
+    assert gpu.cfg.epochs > fast.cfg.epochs and gpu.cfg.seed == 3 and gpu.compare_dev == 0
+
+
+def test_paper_is_the_published_recipe_on_real_lamp():
+    paper = get_settings("paper")
+    recipe = PPlugConfig.preset("paper")
+    assert paper.data == "lamp" and paper.cfg.training_fields() == {**recipe.training_fields(), "seed": 0}
+    assert any("flan-t5-xl" in name for name in PAPER_MEMORY)  # what fits a 16 GB Colab T4 is said
+
+
+def test_the_default_profile_follows_the_hardware(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("MINIPPLUG_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert get_settings().profile == "fast"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_settings().profile == "gpu"
+    monkeypatch.setenv("MINIPPLUG_PROFILE", "Paper ")
+    assert get_settings().profile == "paper"
 
 
 def test_unknown_profile_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("MINIPPLUG_PROFILE", "turbo")
-    with pytest.raises(ValueError, match=r"unknown notebook profile 'turbo'.*known: fast, full"):
-        get_profile()
-    assert set(PROFILES) == {"fast", "full"}
+    with pytest.raises(ValueError, match=r"unknown notebook profile 'turbo'.*known: fast, gpu, paper"):
+        get_settings()
+    assert set(PROFILES) == {"fast", "gpu", "paper"}
 
 
 def test_setup_seeds_and_prints_one_line(monkeypatch, capsys):
@@ -49,6 +61,7 @@ def test_setup_seeds_and_prints_one_line(monkeypatch, capsys):
     a = random.random()
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("device: ") and "profile: fast" in out and "seed 7" in out
+    assert "fp32" in out or "bf16 autocast" in out  # the precision training will use
     setup(seed=7)
     assert random.random() == a and p.cfg.seed == 7
     capsys.readouterr()
@@ -60,15 +73,15 @@ def test_setup_rejects_a_bad_thread_count(monkeypatch):
         setup()
 
 
-def test_sample_profile_examples_respect_the_limits(monkeypatch):
-    monkeypatch.delenv("MINIPPLUG_PROFILE", raising=False)
-    p = get_profile()
-    train, dev = p.examples("train"), p.examples("dev")
-    assert len(train) == p.max_train_examples and len(dev) == p.max_dev_examples
+def test_settings_examples_respect_the_limits(monkeypatch):
+    s = get_settings("fast")
+    train, dev = s.examples("train"), s.examples("dev", limit=s.compare_dev)
+    assert len(train) == 360 and len(dev) == s.compare_dev
     assert len({e.user for e in dev}) == len(dev)  # spread: one question per user first
     assert not {e.user for e in train} & {e.user for e in dev}
+    assert len(s.examples("dev")) == 120
     with pytest.raises(ValueError, match="split must be train or dev"):
-        p.examples("test")
+        s.examples("test")
 
 
 def test_spread_goes_round_robin_over_users():

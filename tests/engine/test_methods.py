@@ -148,7 +148,7 @@ def test_method_examples_put_retrieved_items_in_the_input(stack: Stack) -> None:
     out = method_examples("recency-k2", ex, "LaMP_2", tok, 256)
     assert [e.input for e in out] == retrieval_prompts(ex, "LaMP_2", "recency", 2, tok, 256)
     # The newest item of user a is dated 2020-10-2 (a2): it comes first.
-    assert out[0].input.startswith('the tag for the movie: "an android who learns to dream" is "sci-fi", and ')
+    assert out[0].input.startswith('the tag for the movie: "an android who learns to dream" is "sci-fi" , and ')
     assert [e.query for e in out] == [e.query for e in ex] and [e.history for e in out] == [e.history for e in ex]
     assert method_examples("pplug", ex, "LaMP_2", tok, 256) is ex
 

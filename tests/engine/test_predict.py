@@ -9,15 +9,13 @@ from __future__ import annotations
 import pplug_tiny as tiny
 import pytest
 import torch
-from pplug_tiny import (
-    setup_plug,
-)
+from pplug_tiny import LABELS, setup_plug
 
 
 def test_predict_uses_the_plug(plm):
     from minipplug.engine.predict import predict
-    from minipplug.engine.train import soft_tokens
     from minipplug.lamp.tasks import get_task
+    from minipplug.model.plug import soft_tokens
 
     cfg = tiny.tiny_config()
     plug, hist = setup_plug(cfg, plm)
@@ -34,3 +32,44 @@ def test_predict_uses_the_plug(plm):
     assert base.prompt_tokens_mean == pytest.approx(mean_prompt)
     with pytest.raises(ValueError, match="needs a trained plug"):
         predict(examples, spec, plm, soft="own", progress=False)
+
+
+def test_a_swapped_history_changes_the_soft_tokens_and_the_label_scores(plm):
+    from minipplug.engine.methods import method_examples
+    from minipplug.model.plug import soft_tokens
+
+    plug, hist = setup_plug(tiny.tiny_config(), plm)
+    plug.eval()
+    ex = [e for e in tiny.tiny_examples() if e.history]  # three users with a history each
+    swapped = method_examples("pplug-swapped-history", ex, "LaMP_2", None, 256, seed=0)
+    assert all(s.history != e.history for s, e in zip(swapped, ex))
+    with torch.no_grad():
+        own, _ = soft_tokens(plug, hist, ex)
+        theirs, _ = soft_tokens(plug, hist, swapped)
+        n_i = plug.cfg.n_instruction_tokens
+        assert torch.equal(own[:, :n_i], theirs[:, :n_i])  # the instruction tokens do not depend on the user
+        assert not torch.allclose(own[:, n_i:], theirs[:, n_i:])  # the user tokens do
+        lab = [plm.tokenizer(x, add_special_tokens=False)["input_ids"] for x in LABELS]
+        a = plm.label_scores(ex[0].input, lab, own[:1])
+        b = plm.label_scores(ex[0].input, lab, theirs[:1])
+    assert not torch.allclose(a, b)  # the frozen LLM's scores of the same labels move with the history
+
+
+def test_predict_encodes_every_history_item_up_front_with_one_cache_write(plm, tmp_path):
+    """Prediction fills the history cache as training does: one encode() of all distinct items before the loop,
+    so a disk cache gets one new shard per run, not one per batch (and the vectors equal a cold encode)."""
+    from minipplug.engine.predict import predict
+    from minipplug.model.encoder import HistoryEncoder
+
+    cfg = tiny.tiny_config()
+    plug, _ = setup_plug(cfg, plm)
+    hist = HistoryEncoder(tiny.tiny_sentence_encoder(), "tiny-bert", disk_dir=tmp_path)
+    calls = []
+    original = hist.encode
+    hist.encode = lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw)
+    examples = tiny.tiny_examples()
+    distinct = {t for e in examples for t in e.history}
+    predict(examples, "LaMP_2", plm, plug, hist, soft="own", decoding="rank", batch_size=2, progress=False)
+    assert calls[0] == len(distinct) and hist.shards_written == 1  # the later per-batch lookups are cache hits
+    cold = HistoryEncoder(tiny.tiny_sentence_encoder(), "tiny-bert").encode(sorted(distinct))
+    assert torch.equal(hist.encode(sorted(distinct)), cold)

@@ -24,9 +24,9 @@ from pplug_tiny import (
     state,
 )
 
-from minipplug.engine.train import batch_loss, train_plug
+from minipplug.engine.train import batch_loss, read_training_state, train_plug
 from minipplug.model.injection import PPlugLM
-from minipplug.model.plug import load_plug
+from minipplug.model.plug import CheckpointError, load_plug
 
 
 def free_port() -> int:
@@ -144,8 +144,99 @@ def test_resume_equals_uninterrupted_run(plm, tmp_path):
     np.testing.assert_allclose([x for _, x in resumed.losses], [x for _, x in full.losses], rtol=0, atol=1e-6)
     loaded = load_plug(tmp_path / "B", tiny.tiny_sentence_encoder(), plm.dim)
     assert_states_equal(full.plug.trainable_state_dict(), loaded.trainable_state_dict())
-    with pytest.raises(FileNotFoundError, match="training_state.pt"):
+    with pytest.raises(CheckpointError, match="no training state"):
         train_plug(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "nothing", resume=True)
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def test_periodic_saves_resume_after_a_crash_equal_uninterrupted_run(plm, tmp_path):
+    """save_every=2, then the process dies inside step 5: resuming from the step-4 save ends bit for bit equal."""
+    cfg = tiny.tiny_config(epochs=2.0, warmup_ratio=0.2)  # 6 steps
+    examples = tiny.tiny_examples()
+    plug_a, hist_a = setup_plug(cfg, plm)
+    full = train_plug(cfg, plug_a, plm, hist_a, examples, out_dir=tmp_path / "A")
+
+    plug_b, hist_b = setup_plug(cfg, plm)
+    calls, original = [], hist_b.batch
+
+    def dying(*args, **kwargs):  # one history lookup per step's batch: die in the fifth
+        calls.append(1)
+        if len(calls) == 5:
+            raise _Crash("killed")
+        return original(*args, **kwargs)
+
+    hist_b.batch = dying
+    with pytest.raises(_Crash):
+        train_plug(cfg, plug_b, plm, hist_b, examples, out_dir=tmp_path / "B", save_every=2)
+    saved = json.loads((tmp_path / "B" / "training_state.json").read_text())
+    assert saved["step"] == 4 and json.loads((tmp_path / "B" / "plug_config.json").read_text())["steps"] == 4
+    assert not list(tmp_path.glob(".B.*"))  # each periodic save replaced the folder as a whole
+    fresh, hist_c = setup_plug(cfg, plm)
+    resumed = train_plug(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "B", resume=True, save_every=2)
+    assert resumed.steps == 6 and [s for s, _ in resumed.losses] == list(range(1, 7))
+    assert_states_equal(full.plug.trainable_state_dict(), resumed.plug.trainable_state_dict())
+    assert (tmp_path / "A" / "plug.safetensors").read_bytes() == (tmp_path / "B" / "plug.safetensors").read_bytes()
+    a, b = (read_training_state(tmp_path / x) for x in "AB")
+    assert_states_equal(a[0], b[0])
+    for pid in a[1]["state"]:
+        assert_states_equal(a[1]["state"][pid], b[1]["state"][pid])  # AdamW moments and step counts too
+    assert a[1]["param_groups"] == b[1]["param_groups"] and a[2]["scheduler"] == b[2]["scheduler"]
+
+
+def test_training_state_is_safetensors_and_json_only(plm, tmp_path):
+    cfg = tiny.tiny_config(epochs=1.0)
+    plug, hist = setup_plug(cfg, plm)
+    train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=tmp_path / "A")
+    names = {p.name for p in (tmp_path / "A").iterdir()}
+    assert {"training_state.safetensors", "training_state.json"} <= names
+    assert not any(n.endswith((".pt", ".pkl", ".bin")) for n in names)
+    doc = json.loads((tmp_path / "A" / "training_state.json").read_text())
+    assert doc["step"] == 3 and doc["scheduler"]["last_epoch"] == 3
+
+
+class _Payload:
+    """Unpickling this runs code: it creates the marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("where", ["training_state.pt", "training_state.safetensors", "training_state.json"])
+def test_pickled_training_state_is_refused_and_never_run(plm, tmp_path, where):
+    import pickle
+
+    cfg = tiny.tiny_config(epochs=1.0)
+    plug, hist = setup_plug(cfg, plm)
+    out = tmp_path / "ckpt"
+    train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=out)
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps({"plug": _Payload(marker)})
+    if where == "training_state.pt":  # a legacy pickled state, alone
+        (out / "training_state.safetensors").unlink()
+        (out / "training_state.json").unlink()
+    (out / where).write_bytes(payload)
+    if where == "training_state.pt":
+        torch.save({"plug": _Payload(marker)}, out / where)  # the form torch.save gives it, too
+    fresh, hist2 = setup_plug(cfg, plm)
+    with pytest.raises(CheckpointError, match=where.replace(".", r"\.")):
+        train_plug(cfg, fresh, plm, hist2, tiny.tiny_examples(), out_dir=out, resume=True)
+    assert not marker.exists()
+
+
+def test_resume_with_other_settings_is_refused(plm, tmp_path):
+    cfg = tiny.tiny_config(epochs=2.0)
+    plug, hist = setup_plug(cfg, plm)
+    train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=tmp_path / "A", stop_after_steps=2)
+    other = cfg.replace(lr=cfg.lr * 2)
+    fresh, hist2 = setup_plug(other, plm)
+    with pytest.raises(CheckpointError, match="other settings.*lr"):
+        train_plug(other, fresh, plm, hist2, tiny.tiny_examples(), out_dir=tmp_path / "A", resume=True)
 
 
 def test_seeded_runs_are_identical(plm):

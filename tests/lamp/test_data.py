@@ -436,3 +436,72 @@ def test_profile_stats(fixture_dir: Path) -> None:
     }
     l3 = load_examples("LaMP_3", *_files(fixture_dir, "LaMP_3"))
     assert profile_stats("LaMP_3", l3)["profile_mean"] == 2.0  # (3 + 1) / 2
+
+
+def test_to_dataset_rows_are_the_examples(fixture_dir: Path, make_file: Callable[[str, Any], Path]) -> None:
+    """One row per question with Example's fields; profile values become strings; no torch is imported."""
+    q, o = _files(fixture_dir, "LaMP_2")
+    examples = load_examples("LaMP_2", q, o)
+    ds = data.to_dataset(examples)
+    assert ds.column_names == ["id", "user", "input", "query", "history", "profile", "target"]
+    assert ds.num_rows == 2 and ds["id"] == ["200", "201"] and ds["target"] == ["sci-fi", "comedy"]
+    assert [tuple(r[k] for k in ("id", "user", "query", "history", "target")) for r in ds] == [
+        (qid, user, query, history, target) for qid, user, query, history, target in EXPECTED["LaMP_2"]
+    ]
+    assert ds[0]["input"] == examples[0].input and ds[1]["profile"] == [] and ds[0]["profile"][0]["tag"] == "sci-fi"
+    # A number and an unknown field: Arrow needs one type per column, so every profile value is a string (or None).
+    qn = make_file(
+        "q.json",
+        [
+            {"id": 5, "input": "review: ok", "profile": [{"id": 1, "text": "t", "score": 3.0, "helpful": [1, 2]}]},
+            {"id": 6, "input": "review: so so", "profile": [{"id": "2", "text": "u", "score": "4"}]},
+        ],
+    )
+    ds3 = data.to_dataset(load_examples("LaMP_3", qn))
+    assert ds3["profile"] == [
+        [{"id": "1", "text": "t", "score": "3.0", "helpful": "[1, 2]"}],
+        [{"id": "2", "text": "u", "score": "4", "helpful": None}],
+    ]
+    assert ds3["target"] == [None, None] and ds3["user"] == [None, None]
+    assert data.to_dataset([]).num_rows == 0
+    # The benchmark layer stays free of torch: datasets alone must not pull it in (a fresh interpreter).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from minipplug.lamp.data import Example, to_dataset; "
+        "to_dataset([Example('1', 'i', 'q', [], [])]); print('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+@pytest.mark.parametrize(
+    "task,bad,problem",
+    [
+        ("LaMP_3", "five", "1 to 5"),
+        ("LaMP_3", "6", "1 to 5"),
+        ("LaMP_3", "nan", "1 to 5"),
+        ("LaMP_3", 0, "1 to 5"),
+        ("LaMP_2", "spaghetti western", "label"),
+        ("LaMP_1", "[3]", "label"),
+    ],
+)
+def test_golds_are_validated_per_task(
+    fixture_dir: Path, make_file: Callable[[str, Any], Path], task: str, bad, problem: str
+) -> None:
+    outputs = json.loads((fixture_dir / task / "dev_outputs.json").read_text())
+    outputs["golds"][1]["output"] = bad
+    path = make_file("bad_outputs.json", outputs)
+    with pytest.raises(LaMPFormatError) as e:
+        load_examples(task, fixture_dir / task / "dev_questions.json", path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: golds record 1: field 'output'") and problem in msg
+    assert read_outputs(path) is not None  # as predictions (no task) the same file reads: a bad prediction is wrong
+
+
+@pytest.mark.parametrize("value", ["1", "5", " 3 ", "2.5", 4])
+def test_lamp3_gold_ratings_accepted(fixture_dir: Path, make_file: Callable[[str, Any], Path], value) -> None:
+    outputs = json.loads((fixture_dir / "LaMP_3" / "dev_outputs.json").read_text())
+    outputs["golds"][0]["output"] = value
+    path = make_file("outputs.json", outputs)
+    assert len(load_examples("LaMP_3", fixture_dir / "LaMP_3" / "dev_questions.json", path)) == 2

@@ -153,3 +153,11 @@ def test_score_refuses_mismatched_ids(preds: dict[str, str]) -> None:
 def test_score_refuses_empty_golds() -> None:
     with pytest.raises(ValueError):
         score("LaMP_3", {}, {})
+
+
+@pytest.mark.parametrize("pred", ["nan", "NaN", "inf", "-inf", "Infinity", " nan "])
+def test_non_finite_rating_counts_as_unparsable(pred: str) -> None:
+    """Python's float() reads these; LaMP's rule must still apply (gold 2: the farther end is 5)."""
+    got = regression_metrics([pred, "4"], ["2", "4"])
+    assert got == {"MAE": 1.5, "RMSE": math.sqrt(4.5)}
+    assert all(math.isfinite(v) for v in got.values())

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from minipplug.lamp.metrics import score
-from minipplug.lamp.samples import LAMP7_INSTRUCTION, OPENERS, SENTIMENT, TAG_CUES, make_samples
+from minipplug.lamp.samples import (
+    LAMP2_TAGS,
+    LAMP7_INSTRUCTION,
+    OPENERS,
+    SENTIMENT,
+    TAG_CUES,
+    cued_tags,
+    hard_oracle,
+    make_hard_samples,
+    make_lamp2_hard,
+    make_samples,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data_samples"
@@ -214,3 +226,79 @@ def test_samples_load_with_package_reader() -> None:
             assert len(examples) == _summary(name)[f"{split}_examples"]
             assert all(e.target is not None and e.user for e in examples)
     assert math.isclose(_summary("lamp2_tags")["dev_oracle"]["accuracy"], 0.975)
+
+
+# --- the hard LaMP_2 variant (not bundled: benchmarks/sweep_recipe.py's held-out data) ---
+
+
+@pytest.fixture(scope="module")
+def hard(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("hard")
+    return out / "lamp2_hard", make_hard_samples(out)
+
+
+def _hard_load(folder: Path, split: str) -> tuple[list[dict], dict[str, str]]:
+    questions = json.loads((folder / f"{split}_questions.json").read_text())
+    outputs = json.loads((folder / f"{split}_outputs.json").read_text())
+    return questions, {g["id"]: g["output"] for g in outputs["golds"]}
+
+
+def test_hard_variant_is_seeded_and_byte_identical(tmp_path: Path, hard: tuple[Path, dict]) -> None:
+    folder, summary = hard
+    again = make_hard_samples(tmp_path / "again")
+    assert again == summary
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "again" / "lamp2_hard").iterdir())
+    assert len(names) == 5
+    for name in names:
+        assert (folder / name).read_bytes() == (tmp_path / "again" / "lamp2_hard" / name).read_bytes(), name
+    other = make_hard_samples(tmp_path / "other", seed=1)
+    assert other["seed"] == 1
+    assert (tmp_path / "other" / "lamp2_hard" / "dev_questions.json").read_bytes() != (
+        folder / "dev_questions.json"
+    ).read_bytes()
+
+
+def test_hard_variant_users_have_two_or_three_favourites() -> None:
+    """The generator's personas: 2-3 distinct favourites, the first cycling over the tags; both counts occur."""
+    _, splits, personas = make_lamp2_hard(random.Random("0-lamp2_hard"))
+    assert len(personas) == 75
+    assert all(len(favs) in (2, 3) and len(set(favs)) == len(favs) for favs in personas.values())
+    assert {len(favs) for favs in personas.values()} == {2, 3}
+    assert {favs[0] for favs in personas.values()} == set(LAMP2_TAGS)
+    for questions, golds in splits.values():
+        for q, g in zip(questions, golds):
+            assert len(cued_tags(q["input"])) == 2 and g["output"] in cued_tags(q["input"])
+            assert set(cued_tags(q["input"])) & set(personas[q["user_id"]])  # a favourite is always cued
+            assert 20 <= len(q["profile"]) <= 40
+
+
+def test_hard_variant_oracle(hard: tuple[Path, dict]) -> None:
+    """hard_oracle is what summary.json reports: high but not perfect (10% noise), clearly above the first
+    favourite alone, which is above the 50% of a guess between the two cued tags."""
+    folder, summary = hard
+    assert json.loads((folder / "summary.json").read_text()) == summary
+    _, splits, personas = make_lamp2_hard(random.Random("0-lamp2_hard"))
+    questions, golds = _hard_load(folder, "dev")
+    assert questions == splits["dev"][0]
+    oracle = hard_oracle(questions, personas)
+    acc = sum(oracle[k] == g for k, g in golds.items()) / len(golds)
+    assert summary["dev_oracle_accuracy"] == round(acc, 4)
+    assert 0.85 <= acc < 1
+    first = sum(personas[q["user_id"]][0] == golds[q["id"]] for q in questions) / len(questions)
+    assert summary["dev_first_favourite_accuracy"] == round(first, 4)
+    assert first <= acc - 0.15
+    assert first > summary["dev_input_only_best"] == 0.5
+
+
+def test_hard_variant_loads_with_package_reader(hard: tuple[Path, dict]) -> None:
+    from minipplug.lamp.data import load_examples
+
+    folder, summary = hard
+    for split in ["train", "dev"]:
+        examples = load_examples("LaMP_2", folder / f"{split}_questions.json", folder / f"{split}_outputs.json")
+        assert len(examples) == summary[f"{split}_examples"]
+        assert all(e.target in LAMP2_TAGS and e.user and e.profile for e in examples)
+    train, _ = _hard_load(folder, "train")
+    dev, _ = _hard_load(folder, "dev")
+    assert {q["user_id"] for q in train}.isdisjoint({q["user_id"] for q in dev})

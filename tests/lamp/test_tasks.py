@@ -26,7 +26,7 @@ def test_every_task_through_every_use(name: str, fixture_dir: Path) -> None:
     assert get_task(spec) is spec and get_task(name.replace("_", "-").lower()) is spec
     examples = load_examples(name, fixture_dir / name / "dev_questions.json", fixture_dir / name / "dev_outputs.json")
     ex = next(e for e in examples if e.profile)
-    # The query is a part of the input (LaMP_1: the two reference titles, which are inside it too).
+    # The query is a part of the input (LaMP_1: the title of the user's own paper, inside it too).
     assert ex.query and all(word in ex.input for word in ex.query.replace('"', "").split()[:3])
     # Every profile item reads as text for the history encoder and for the retrievers.
     for item in ex.profile:

@@ -90,3 +90,25 @@ def test_empty_history_gives_zeros_never_nan(mode):
         (w * torch.arange(3.0)).sum().backward()  # the NaN of an all-masked softmax must not leak into gradients
         assert torch.isfinite(q.grad).all()
         assert torch.equal(q.grad[0], torch.zeros(4))
+
+
+def test_topk_keeps_exactly_k_items_on_ties_the_earliest_first():
+    # Six identical history items: every score ties, top_k=4 keeps exactly four, the first four, 1/4 each.
+    q = unit(1, 6)
+    H = unit(1, 1, 6, seed=6).expand(1, 6, 6).clone()
+    w = aggregation_weights(q, H, torch.ones(1, 6, dtype=torch.bool), "topk", top_k=4)
+    assert torch.nonzero(w[0]).flatten().tolist() == [0, 1, 2, 3]
+    torch.testing.assert_close(w[0], torch.tensor([0.25] * 4 + [0.0] * 2, dtype=torch.float64), atol=1e-15, rtol=0)
+    # A best item, then a three-way tie for the second place (items 1, 3, 4; item 2 is padding, item 5 worse):
+    # k=2 keeps the best and the earliest real item of the tie; padding never counts, even with a high score.
+    h_best, h_tie, h_low = unit(3, 6, seed=7)
+    q2 = h_best.unsqueeze(0)  # the query is the best item's own vector
+    if float(q2[0] @ h_tie) < float(q2[0] @ h_low):
+        h_tie, h_low = h_low, h_tie
+    H2 = torch.stack([h_best, h_tie, h_best, h_tie, h_tie, h_low]).unsqueeze(0)  # (1, 6, 6)
+    mask = torch.tensor([[1, 1, 0, 1, 1, 1]], dtype=torch.bool)
+    w2 = aggregation_weights(q2, H2, mask, "topk", top_k=2)
+    assert torch.nonzero(w2[0]).flatten().tolist() == [0, 1]
+    torch.testing.assert_close(w2, hand_softmax(q2, H2, mask, 1.0, keep=[{0, 1}]), atol=1e-12, rtol=0)
+    w3 = aggregation_weights(q2, H2, mask, "topk", top_k=4)  # the whole tie and the best: 4 items, 5 not
+    assert torch.nonzero(w3[0]).flatten().tolist() == [0, 1, 3, 4]

@@ -1,0 +1,227 @@
+"""Issue 10: does a training recipe learn on LaMP_2-format data it was NOT tuned on?
+
+Datasets (written into a temporary folder, or --data-dir; every one seeded and byte-identical on re-runs):
+tags-s1 and tags-s2 (the bundled lamp2_tags generator re-run with seeds 1 and 2), hard-s0 (make_hard_samples:
+2-3 favourite tags in priority order, 10% label noise) and, on request only, tags-s0 (the bundled data the
+CPU preset was tuned on).
+
+For each dataset x recipe x seed:
+- pplug, trained with automatic length (engine.autostop: 15% of the training users held out, validation answer
+  loss twice per epoch, patience 3, caps 8 epochs / 20 minutes, best plug kept);
+- the pplug-no-history control, trained on the same users (the training file minus the same validation users)
+  for the same number of optimizer steps as the pplug run took (a fixed epoch count computed from them; its
+  learning-rate schedule therefore spans its own steps, not the 8-epoch cap);
+- dev accuracy (the dev split is never used for a choice): pplug, pplug-no-history, pplug-swapped-history (the
+  same plug, each dev user answered with another dev user's history, a seeded derangement), zero-shot
+  (non-personalized, with --zero-shot) and the oracle from the dataset's summary.json; the number of steps,
+  the training seconds and the share of the most frequent predicted label against that label's share of gold
+  (a collapsed plug answers one label far more often than gold holds it).
+
+    python benchmarks/sweep_recipe.py --help
+    python benchmarks/sweep_recipe.py --quick                  # smoke test: one tiny run (minutes on a CPU)
+    python benchmarks/sweep_recipe.py --zero-shot              # the full table (hours on 2 CPU cores)
+    python benchmarks/sweep_recipe.py --datasets tags-s1 hard-s0 --recipes recommended --seeds 0 1
+
+Prints one JSON line per row (also appended to --out) and a markdown table at the end. MINIPPLUG_THREADS=1 sets
+torch's CPU threads, as for the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from minipplug.cli.args import apply_threads
+from minipplug.config import PPlugConfig
+from minipplug.engine.autostop import split_validation_users
+from minipplug.engine.methods import method_examples
+from minipplug.engine.pipeline import AutoLength, load_stack, public, result_row, train
+from minipplug.lamp.data import load_examples, spread
+from minipplug.lamp.samples import make_hard_samples, make_samples, sample_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+TASK = "LaMP_2"
+DATASETS = ("tags-s1", "tags-s2", "hard-s0", "tags-s0")
+RECOMMENDED = dict(soft_position="start", temperature=0.05, lr=3e-3, train_input_encoder=False, precision="bf16")
+RECIPES = {
+    "default": {},  # PPlugConfig() as is (the CPU preset)
+    "recommended": RECOMMENDED,  # users' report: soft tokens at position 0, tau 0.05, lr 3e-3, frozen Enc_input, bf16
+    "recommended-input": {**RECOMMENDED, "soft_position": "input"},  # the same, soft tokens before the input
+}
+
+
+def dataset_folder(name: str, data_dir: Path) -> Path:
+    """The dataset's folder, generated on first use (tags-s0 is the bundled data_samples/lamp2_tags)."""
+    if name == "tags-s0":
+        return sample_paths("lamp2_tags")["dev_questions"].parent
+    if name.startswith("tags-s"):
+        seed = int(name.removeprefix("tags-s"))
+        folder = data_dir / f"seed{seed}" / "lamp2_tags"
+        if not (folder / "summary.json").exists():
+            make_samples(data_dir / f"seed{seed}", seed=seed, names=["lamp2_tags"])
+        return folder
+    if name == "hard-s0":
+        folder = data_dir / "hard" / "lamp2_hard"
+        if not (folder / "summary.json").exists():
+            make_hard_samples(data_dir / "hard", seed=0)
+        return folder
+    raise SystemExit(f"unknown dataset '{name}'; known: {', '.join(DATASETS)}")
+
+
+def load(folder: Path, split: str):
+    return load_examples(TASK, folder / f"{split}_questions.json", folder / f"{split}_outputs.json")
+
+
+def oracle(folder: Path) -> float | None:
+    """The dev oracle accuracy summary.json reports (lamp2_tags: dev_oracle.accuracy; hard: dev_oracle_accuracy)."""
+    s = json.loads((folder / "summary.json").read_text())
+    v = s.get("dev_oracle", s.get("dev_oracle_accuracy"))
+    return v["accuracy"] if isinstance(v, dict) else v
+
+
+def epochs_for(steps: int, n_examples: int, cfg: PPlugConfig) -> float:
+    """An epoch count that makes train_plug run exactly `steps` optimizer steps on n_examples."""
+    per_epoch = math.ceil(n_examples / (cfg.batch_size * cfg.grad_accum))
+    epochs = max(steps, 1) / per_epoch
+    while math.ceil(per_epoch * epochs) > max(steps, 1):  # float rounding must not add a step
+        epochs = math.nextafter(epochs, 0.0)
+    return epochs
+
+
+def share_of_top(row: dict, examples) -> tuple[str, float, float]:
+    """(top answer, its share of the answers, its share of gold)."""
+    answers = [a.strip() for a in row["_answers"].values()]
+    label, n = Counter(answers).most_common(1)[0]
+    return label, n / len(answers), sum(e.target == label for e in examples) / len(examples)
+
+
+def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
+    cfg = PPlugConfig(progress=False, seed=seed).replace(**RECIPES[recipe])
+    stack.cfg = cfg
+    stack.plm.soft_position = cfg.soft_position
+    train_ex = spread(load(folder, "train"), args.max_train)
+    dev = spread(load(folder, "dev"), args.dev)
+    auto = AutoLength(
+        share=args.validation_share,
+        every=args.every,
+        patience=args.patience,
+        max_epochs=args.max_epochs,
+        max_seconds=60 * args.max_minutes,
+    )
+    tok, window = stack.plm.tokenizer, cfg.max_input_tokens
+
+    res = train(stack, train_ex, None, "pplug", cfg=cfg, auto=auto)
+    stop = res.autostop
+    # The control: the same users (train() held out these validation users), as many steps as pplug took.
+    fit, _ = split_validation_users(train_ex, auto.share, cfg.seed)
+    ctrl_cfg = cfg.replace(epochs=epochs_for(res.steps, len(fit) * (1 + cfg.history_dropout_copies), cfg))
+    ctrl = train(stack, fit, None, "pplug-no-history", cfg=ctrl_cfg)
+
+    def evaluate(method: str, plug) -> dict:
+        examples = method_examples(method, dev, TASK, tok, window, stack.hist, seed=seed)
+        return result_row(stack, examples, TASK, method, plug, args.decoding, progress=False)
+
+    rows = {
+        "pplug": evaluate("pplug", res.plug),
+        "no_history": evaluate("pplug-no-history", ctrl.plug),
+        "swapped": evaluate("pplug-swapped-history", res.plug),
+    }
+    if args.zero_shot:
+        rows["zero_shot"] = evaluate("non-personalized", None)
+    out = dict(dataset=name, recipe=recipe, seed=seed)
+    out.update({k: r["accuracy"] for k, r in rows.items()})
+    label, share, gold = share_of_top(rows["pplug"], dev)
+    c_label, c_share, c_gold = share_of_top(rows["no_history"], dev)
+    out.update(
+        oracle=oracle(folder),
+        steps=res.steps,
+        kept_step=stop.best_step,
+        control_steps=ctrl.steps,
+        train_seconds=round(res.seconds, 1),
+        control_train_seconds=round(ctrl.seconds, 1),
+        top_answer=label,
+        top_answer_share=round(share, 3),
+        gold_share_of_top_answer=round(gold, 3),
+        control_top_answer=c_label,
+        control_top_answer_share=round(c_share, 3),
+        control_gold_share_of_top_answer=round(c_gold, 3),
+        top_gold_share=rows["pplug"]["top_gold_share"],
+        autostop=stop.summary(),
+        validation_checks=[{"step": st, "loss": round(v, 4)} for st, v, _ in stop.checks],
+        train_examples=len(train_ex),
+        dev_examples=len(dev),
+        config={k: v for k, v in cfg.training_fields().items() if k in RECOMMENDED},
+        rows=[public(r) for r in rows.values()],
+    )
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    head = ["dataset", "recipe", "seed", "pplug", "no-history", "swapped", "zero-shot", "oracle", "steps"]
+    head += ["training s", "top answer share vs gold share (pplug; control)"]
+    fmt = lambda v: "" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["dataset"], r["recipe"], r["seed"], r["pplug"], r["no_history"], r["swapped"], r.get("zero_shot")]
+        cells += [r["oracle"], f"{r['steps']} (kept {r['kept_step']}; control {r['control_steps']})"]
+        cells += [f"{r['train_seconds']:.0f}"]
+        cells += [
+            f"{r['top_answer_share']:.3f} vs {r['gold_share_of_top_answer']:.3f} ('{r['top_answer']}'); "
+            f"{r['control_top_answer_share']:.3f} vs {r['control_gold_share_of_top_answer']:.3f} "
+            f"('{r['control_top_answer']}')"
+        ]
+        lines.append("| " + " | ".join(fmt(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=["tags-s1", "tags-s2", "hard-s0"], choices=DATASETS)
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--max-train", type=int, default=0, help="training questions, spread over users (0: all)")
+    ap.add_argument("--dev", type=int, default=0, help="dev questions, spread over users (0: all)")
+    ap.add_argument("--validation-share", type=float, default=0.15, help="of the training users held out")
+    ap.add_argument("--every", type=int, default=0, help="steps between validation checks (0: twice per epoch)")
+    ap.add_argument("--patience", type=int, default=3)
+    ap.add_argument("--max-epochs", type=float, default=8.0)
+    ap.add_argument("--max-minutes", type=float, default=20.0)
+    ap.add_argument("--decoding", choices=["generate", "rank"], default="generate")
+    ap.add_argument("--zero-shot", action="store_true", help="also the frozen LLM alone (non-personalized)")
+    ap.add_argument("--data-dir", help="where the datasets are generated (default: a temporary folder)")
+    ap.add_argument("--out", default=str(ROOT / "runs" / "sweep_recipe.jsonl"), help="JSON lines, appended")
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke test: tags-s1, recommended, seed 0, 64 train / 40 dev, 2 epochs"
+    )
+    args = ap.parse_args()
+    if args.quick:
+        args.datasets, args.recipes, args.seeds = ["tags-s1"], ["recommended"], [0]
+        args.max_train, args.dev, args.max_epochs, args.max_minutes = 64, 40, 2.0, 10.0
+    apply_threads()
+    with tempfile.TemporaryDirectory(prefix="sweep_recipe_") as tmp:
+        data_dir = Path(args.data_dir or tmp)
+        folders = {name: dataset_folder(name, data_dir) for name in args.datasets}
+        stack = load_stack(PPlugConfig(progress=False), disk_cache=False)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for name in args.datasets:
+            for recipe in args.recipes:
+                for seed in args.seeds:
+                    t0 = time.perf_counter()
+                    row = run(stack, folders[name], name, recipe, seed, args)
+                    row["wall_seconds"] = round(time.perf_counter() - t0, 1)
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+                    with open(out, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

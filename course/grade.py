@@ -1,0 +1,185 @@
+"""Grade a folder of notebook-06 submissions into a gradebook CSV, offline and without Docker.
+
+    python course/grade.py SUBMISSIONS_DIR [-o gradebook.csv] [--timeout 600] [--cell-timeout 120] [-j 2]
+
+Each ``*.ipynb`` in SUBMISSIONS_DIR (or each file given) is graded by otter-grader's local runner
+(``otter.api.grade_submission``, the engine of ``otter run``) with the autograder that
+``python course/generate.py`` built (course/dist/autograder/autograder.zip): the notebook is executed top to
+bottom in a fresh kernel, then the visible and hidden tests run; errors in cells do not stop the run.
+
+Every submission runs in its own process, so one that raises, loops forever or crashes its kernel cannot stop
+the others: a cell that runs longer than --cell-timeout is interrupted (the run goes on with the next cell),
+each call of a student's function in the tests has its own limit (pplug_course.SECONDS), and a submission
+still running after --timeout is killed with its kernel and gets 0 with status ``timeout``.
+
+The CSV has one row per submission: file, one column per autograded question, total, possible, the manually
+graded question (empty, for the instructor), status (``ok``, ``timeout`` or ``error: ...``) and seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COURSE = Path(__file__).resolve().parent
+AUTOGRADER = COURSE / "dist" / "autograder" / "autograder.zip"
+QUESTIONS = ("q1", "q2", "q3", "q4", "q5")  # autograded, in the notebook's order
+MANUAL = ("q6",)  # graded by hand (Task 5b): an empty column in the gradebook
+POINTS = {"q1": 2, "q2": 2, "q3": 3, "q4": 2, "q5": 2}
+_CTX = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+
+
+def grade_one(submission: Path, autograder: Path, cell_timeout: int) -> dict:
+    """Grade one submission in this process (the child side). Returns {question: score}, total and possible."""
+    from traitlets.config import Config
+
+    import otter.execute
+    from otter.api import grade_submission
+
+    def config_with_timeout() -> Config:
+        # otter builds its ExecutePreprocessor from a fresh Config: add a per-cell limit that interrupts the
+        # kernel (a cell that never ends is stopped, the next cells still run).
+        c = Config()
+        c.ExecutePreprocessor.timeout = cell_timeout
+        c.ExecutePreprocessor.interrupt_on_timeout = True
+        return c
+
+    otter.execute.Config = config_with_timeout
+    results = grade_submission(str(submission), str(autograder), quiet=True)
+    scores = {q: float(results.get_score(q)) for q in results.test_files}
+    return {"scores": scores, "total": float(results.total), "possible": float(results.possible)}
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and every descendant (the Jupyter kernel runs in its own session: killpg would miss it)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    procs = parent.children(recursive=True) + [parent]
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=10)
+
+
+def _child(submission: str, autograder: str, cell_timeout: int, out: str) -> None:
+    """The child process: grade one submission, write the result as JSON (nothing is written on failure)."""
+    os.environ.setdefault("MINIPPLUG_THREADS", "1")  # the kernel inherits this environment
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # quiet: otter's and the kernel's own output (the gradebook says what matters)
+    os.dup2(devnull, 2)
+    try:
+        result = grade_one(Path(submission), Path(autograder), cell_timeout)
+    except Exception as e:  # e.g. not a notebook: this submission gets an error row, the others go on
+        result = {"error": f"{type(e).__name__}: {e}"[:300]}
+    Path(out).write_text(json.dumps(result))
+
+
+def _result(out: Path, exitcode: int | None, seconds: float) -> dict:
+    """The gradebook entry of a finished child."""
+    if exitcode != 0 or not out.exists():
+        return {"scores": {}, "total": 0.0, "status": f"error: grading process exit code {exitcode}", "seconds": seconds}
+    result = json.loads(out.read_text())
+    if "error" in result:
+        return {"scores": {}, "total": 0.0, "status": f"error: {result['error']}", "seconds": seconds}
+    result.update(status="ok", seconds=seconds)
+    return result
+
+
+def grade_all(subs: list[Path], autograder: Path, timeout: int, cell_timeout: int, jobs: int = 1,
+              report=print) -> list[dict]:
+    """Grade every submission, each in its own child process with a hard time limit, ``jobs`` at a time.
+
+    Never raises for a submission: each gets a gradebook entry (status ok, timeout or error). On Linux the
+    children are forked from this process, which has imported otter once (its import is slow); elsewhere they
+    are spawned. All children are started from this (the main) thread.
+    """
+    results: list[dict | None] = [None] * len(subs)
+    pending = list(enumerate(subs))
+    running: dict[int, tuple] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                i, sub = pending.pop(0)
+                out = Path(tmp) / f"{i}.json"
+                proc = _CTX.Process(target=_child, args=(str(sub), str(autograder), cell_timeout, str(out)))
+                proc.start()
+                running[i] = (proc, out, time.monotonic())
+            time.sleep(0.1)
+            for i, (proc, out, start) in list(running.items()):
+                seconds = time.monotonic() - start
+                if proc.is_alive():
+                    if seconds <= timeout:
+                        continue
+                    _kill_tree(proc.pid)  # with its kernel
+                    proc.join()
+                    results[i] = {"scores": {}, "total": 0.0, "status": "timeout", "seconds": seconds}
+                else:
+                    proc.join()
+                    results[i] = _result(out, proc.exitcode, seconds)
+                del running[i]
+                r = results[i]
+                report(f"{subs[i].name}: {r['total']:g}/{sum(POINTS.values())} {r['status']} ({r['seconds']:.0f} s)")
+    return results
+
+
+def submissions_in(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for p in paths:
+        found += sorted(p.glob("*.ipynb")) if p.is_dir() else [p]
+    return found
+
+
+def write_gradebook(rows: list[tuple[Path, dict]], path: Path) -> None:
+    possible = sum(POINTS.values())
+    header = ["file", *QUESTIONS, "total", "possible", *(f"{q} (manual)" for q in MANUAL), "status", "seconds"]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for sub, r in rows:
+            w.writerow([sub.name, *(r["scores"].get(q, 0.0) for q in QUESTIONS), r["total"], possible,
+                        *("" for _ in MANUAL), r["status"], f"{r['seconds']:.1f}"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("submissions", nargs="*", type=Path, help="folders of .ipynb submissions, or .ipynb files")
+    ap.add_argument("-a", "--autograder", type=Path, default=AUTOGRADER, help="otter's autograder zip")
+    ap.add_argument("-o", "--output", type=Path, default=Path("gradebook.csv"), help="the gradebook CSV")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per submission before it is killed (0 points)")
+    ap.add_argument("--cell-timeout", type=int, default=120, help="seconds per notebook cell before it is interrupted")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    args = ap.parse_args(argv)
+
+    if not args.autograder.exists():
+        ap.error(f"no autograder at {args.autograder}: run python course/generate.py first")
+    subs = submissions_in(args.submissions)
+    if not subs:
+        ap.error("no .ipynb submissions found")
+    if _CTX.get_start_method() == "fork":
+        import otter.api  # noqa: F401  (once here; every forked child inherits it)
+    results = grade_all(subs, args.autograder, args.timeout, args.cell_timeout, args.jobs,
+                        report=lambda line: print(line, flush=True))
+    rows = list(zip(subs, results))
+    write_gradebook(rows, args.output)
+    print(f"gradebook: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
