@@ -2,10 +2,13 @@
 
 Stages (each measured in a fresh process, so peak memory is the stage's own):
   load       read + validate a LaMP questions and outputs file (lamp.data.load_examples); also at the real
-             LaMP_2 (movie) and LaMP_7 sizes and at a share of LaMP_3's (benchmarks/synthetic_lamp.py cites them)
-  encode     history encoding of every distinct profile item (HistoryEncoder.encode) with the tiny stub encoder
-             of the tests (a 1-layer BERT of width 16 on the real MiniLM tokenizer): MiniLM itself runs ~100 items/s
-             on one shared core, too slow for 16x; the stub keeps the tokenizer and the cache code paths real
+             LaMP_2 (movie) and LaMP_7 train sizes and at 1/8 of LaMP_3's (--full: LaMP_3 and LaMP_4 whole, several
+             GB of memory); benchmarks/synthetic_lamp.py cites the sizes
+  encode     history encoding of every distinct profile item (HistoryEncoder.encode), at 1x-64x the sample (64x:
+             44,640 items, a quarter of real LaMP_2's 197,150), with the tiny stub encoder of the tests (a 1-layer
+             BERT of width 16 on the real MiniLM tokenizer). MiniLM itself ran 69 items/s against the stub's 3,240
+             (256 LaMP_2-like items, 1 thread, shared machine): 64x would take 11 minutes. The stub keeps the
+             tokenizer and the cache code paths real
   cache_write  one shard holding every vector (the cost of the first fill's single write)
   cache_read   opening the cache: every shard merged into memory (a new HistoryEncoder on the folder)
   cache_append one encode() of 10 new items with the whole cache already on disk (append-only: must stay flat)
@@ -14,8 +17,10 @@ Stages (each measured in a fresh process, so peak memory is the stage's own):
   predict    8 questions, profiles of 1x-64x the sample's mean size, vectors not cached (prediction encodes
              them up front), tiny LLM generating 4 tokens
 
-x = users x mean profile items (the number of profile items; prediction: 8 x mean profile size). The growth
-exponent of a stage is the slope of log(seconds) against log(x), fitted over its points.
+x = the profile items a stage handles: distinct items (users x mean profile size) for encode, cache and train;
+item records in the file (questions x profile size: the sample gives each user 8 questions) for load; 8 x the
+profile size for predict. The growth exponent of a stage is the slope of log(seconds) against log(x), fitted
+over its points (one timing per point, on 2 CPU cores shared with other work: expect noise of tens of percent).
 
     MINIPPLUG_THREADS=1 python benchmarks/bench_scale.py [--out benchmarks/results/scale.json] [--plot docs/scale.png]
 """
@@ -238,7 +243,7 @@ def plot(rows: list[dict], exps: dict[str, float], path: Path) -> None:
     ax.plot(ref, [1e-3 * x / ref[0] for x in ref], "k--", lw=1, label="linear (slope 1), for reference")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("users x mean profile items (profile items, count)")
+    ax.set_xlabel("profile items handled (count: users x mean profile size)")
     ax.set_ylabel("wall time (seconds)")
     ax.set_title("minipplug: time per stage vs data size (2 shared CPU cores, 1 torch thread)")
     ax.grid(True, which="both", alpha=0.3)
@@ -271,6 +276,7 @@ def main() -> None:
     ap.add_argument("--plot", default=str(HERE.parent / "docs" / "scale.png"))
     ap.add_argument("--table", default="/tmp/scale_table.md")
     ap.add_argument("--replot", action="store_true", help="only redo the fit, plot and table from --out")
+    ap.add_argument("--stages", nargs="+", help="measure only these stages again, replacing their rows in --out")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per measurement")
     args = ap.parse_args()
     if args.worker:
@@ -278,9 +284,11 @@ def main() -> None:
         print(json.dumps(worker(stage, task, int(users), float(profile), int(qpu))))
         return
     rows = []
-    if args.replot:
+    if args.replot or args.stages:
         rows = [{**r, "x": x_of(r)} for r in json.loads(Path(args.out).read_text())["rows"]]
-    for run in [] if args.replot else plan(args.full):
+        rows = [r for r in rows if not args.stages or r["stage"] not in args.stages]
+    todo = [] if args.replot else [r for r in plan(args.full) if not args.stages or r["stage"] in args.stages]
+    for run in todo:
         cmd = [
             sys.executable,
             __file__,

@@ -35,8 +35,12 @@ def otter_assign(out: Path) -> Path:
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     # run from course/source so that the config's relative file paths resolve; no Docker, no execution
-    subprocess.run([sys.executable, "-m", "otter", "assign", str(SOURCE), str(out)], cwd=SOURCE.parent, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "otter", "assign", str(SOURCE), str(out)],
+        cwd=SOURCE.parent,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     zips = sorted((out / "autograder").glob(f"{NAME}-autograder_*.zip"))
     assert len(zips) == 1, f"expected one autograder zip, found {zips}"
     return zips[0].rename(out / "autograder" / "autograder.zip")
@@ -54,7 +58,7 @@ def normalized(nb_path: Path) -> dict:
 
 
 def publish(dist: Path, dest: Path) -> None:
-    """Copy the student version into ``dest`` (normally notebooks/): the notebook, the support file, the visible tests."""
+    """Copy the student version into ``dest`` (notebooks/): the notebook, the support file, the visible tests."""
     student = dist / "student"
     nb = normalized(student / f"{NAME}.ipynb")
     (dest / f"{NAME}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -71,7 +75,8 @@ def differences(a: Path, b: Path) -> list[str]:
     if normalized(a / f"{NAME}.ipynb") != normalized(b / f"{NAME}.ipynb"):
         out.append(f"{NAME}.ipynb")
     names = {p.relative_to(a / FILES) for p in (a / FILES).rglob("*.py")} | {
-        p.relative_to(b / FILES) for p in (b / FILES).rglob("*.py")}
+        p.relative_to(b / FILES) for p in (b / FILES).rglob("*.py")
+    }
     for rel in sorted(names):
         pa, pb = a / FILES / rel, b / FILES / rel
         if not (pa.exists() and pb.exists() and filecmp.cmp(pa, pb, shallow=False)):
@@ -97,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     zip_path = otter_assign(args.dist)
     publish(args.dist, args.publish_to)
-    print(f"autograder: {zip_path}\nstudent version: {args.publish_to / (NAME + '.ipynb')} and {args.publish_to / FILES}")
+    print(
+        f"autograder: {zip_path}\nstudent version: {args.publish_to / (NAME + '.ipynb')} and {args.publish_to / FILES}"
+    )
     return 0
 
 

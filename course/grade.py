@@ -38,10 +38,9 @@ _CTX = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn
 
 def grade_one(submission: Path, autograder: Path, cell_timeout: int) -> dict:
     """Grade one submission in this process (the child side). Returns {question: score}, total and possible."""
-    from traitlets.config import Config
-
     import otter.execute
     from otter.api import grade_submission
+    from traitlets.config import Config
 
     def config_with_timeout() -> Config:
         # otter builds its ExecutePreprocessor from a fresh Config: add a per-cell limit that interrupts the
@@ -92,7 +91,12 @@ def _child(submission: str, autograder: str, cell_timeout: int, out: str) -> Non
 def _result(out: Path, exitcode: int | None, seconds: float) -> dict:
     """The gradebook entry of a finished child."""
     if exitcode != 0 or not out.exists():
-        return {"scores": {}, "total": 0.0, "status": f"error: grading process exit code {exitcode}", "seconds": seconds}
+        return {
+            "scores": {},
+            "total": 0.0,
+            "status": f"error: grading process exit code {exitcode}",
+            "seconds": seconds,
+        }
     result = json.loads(out.read_text())
     if "error" in result:
         return {"scores": {}, "total": 0.0, "status": f"error: {result['error']}", "seconds": seconds}
@@ -100,8 +104,9 @@ def _result(out: Path, exitcode: int | None, seconds: float) -> dict:
     return result
 
 
-def grade_all(subs: list[Path], autograder: Path, timeout: int, cell_timeout: int, jobs: int = 1,
-              report=print) -> list[dict]:
+def grade_all(
+    subs: list[Path], autograder: Path, timeout: int, cell_timeout: int, jobs: int = 1, report=print
+) -> list[dict]:
     """Grade every submission, each in its own child process with a hard time limit, ``jobs`` at a time.
 
     Never raises for a submission: each gets a gradebook entry (status ok, timeout or error). On Linux the
@@ -151,13 +156,23 @@ def write_gradebook(rows: list[tuple[Path, dict]], path: Path) -> None:
         w = csv.writer(f)
         w.writerow(header)
         for sub, r in rows:
-            w.writerow([sub.name, *(r["scores"].get(q, 0.0) for q in QUESTIONS), r["total"], possible,
-                        *("" for _ in MANUAL), r["status"], f"{r['seconds']:.1f}"])
+            w.writerow(
+                [
+                    sub.name,
+                    *(r["scores"].get(q, 0.0) for q in QUESTIONS),
+                    r["total"],
+                    possible,
+                    *("" for _ in MANUAL),
+                    r["status"],
+                    f"{r['seconds']:.1f}",
+                ]
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("submissions", nargs="*", type=Path, help="folders of .ipynb submissions, or .ipynb files")
     ap.add_argument("-a", "--autograder", type=Path, default=AUTOGRADER, help="otter's autograder zip")
     ap.add_argument("-o", "--output", type=Path, default=Path("gradebook.csv"), help="the gradebook CSV")
@@ -173,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("no .ipynb submissions found")
     if _CTX.get_start_method() == "fork":
         import otter.api  # noqa: F401  (once here; every forked child inherits it)
-    results = grade_all(subs, args.autograder, args.timeout, args.cell_timeout, args.jobs,
-                        report=lambda line: print(line, flush=True))
+    results = grade_all(
+        subs, args.autograder, args.timeout, args.cell_timeout, args.jobs, report=lambda line: print(line, flush=True)
+    )
     rows = list(zip(subs, results))
     write_gradebook(rows, args.output)
     print(f"gradebook: {args.output}")

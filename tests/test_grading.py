@@ -73,8 +73,20 @@ def _cells(path: Path) -> list[dict]:
 def test_student_notebook_holds_no_solution_no_hidden_test_no_output():
     cells = _cells(STUDENT_NB)
     text = STUDENT_NB.read_text(encoding="utf-8")
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN TESTS", "BEGIN TEST CONFIG", "hidden: true", "hidden=True", "Model answer",
-                   "ASSIGNMENT CONFIG", "masked_fill", "cumsum", "zero_grad", "torch.roll(torch.arange(U)"):
+    for marker in (
+        "BEGIN SOLUTION",
+        "END SOLUTION",
+        "BEGIN TESTS",
+        "BEGIN TEST CONFIG",
+        "hidden: true",
+        "hidden=True",
+        "Model answer",
+        "ASSIGNMENT CONFIG",
+        "masked_fill",
+        "cumsum",
+        "zero_grad",
+        "torch.roll(torch.arange(U)",
+    ):
         assert marker not in text, f"the student notebook contains {marker!r}"
     answer_cells = [c for c in cells if "otter_answer_cell" in c.get("metadata", {}).get("tags", [])]
     functions = []
@@ -87,8 +99,16 @@ def test_student_notebook_holds_no_solution_no_hidden_test_no_output():
                 # a stub: the docstring, then `raise NotImplementedError(...)`, nothing else
                 assert len(node.body) == 2 and isinstance(node.body[1], ast.Raise), f"{node.name} is not a blank stub"
                 assert "NotImplementedError" in ast.unparse(node.body[1])
-    assert functions == ["attention_weights", "make_projector", "median_token_norm", "scale_to_norm", "build_batch",
-                         "answer_loss", "train_step", "measure_personalization"]
+    assert functions == [
+        "attention_weights",
+        "make_projector",
+        "median_token_norm",
+        "scale_to_norm",
+        "build_batch",
+        "answer_loss",
+        "train_step",
+        "measure_personalization",
+    ]
     assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), "no outputs in the student version"
 
 
@@ -114,8 +134,15 @@ def test_the_package_ships_no_reference_solution():
     assert importlib.util.find_spec("minipplug.assignment_solutions") is None
     for path in pkg.rglob("*.py"):
         src = path.read_text(encoding="utf-8")
-        for name in ("measure_personalization", "make_projector", "median_token_norm", "scale_to_norm",
-                     "build_batch", "answer_loss", "train_step(llm, plug"):
+        for name in (
+            "measure_personalization",
+            "make_projector",
+            "median_token_norm",
+            "scale_to_norm",
+            "build_batch",
+            "answer_loss",
+            "train_step(llm, plug",
+        ):
             assert f"def {name}" not in src, f"{path} defines {name}: solutions stay in course/source/"
 
 
@@ -131,14 +158,20 @@ def _edit(nb: dict, old: str, new: str) -> dict:
 
 # One typical mistake per task; each loses exactly that task's points (the tasks are all or nothing).
 WRONG = {
-    "q1": ('scores = torch.einsum("bd,bnd->bn", query, history) / temperature',
-           'scores = torch.einsum("bd,bnd->bn", query, history)'),  # forgets the temperature
+    "q1": (
+        'scores = torch.einsum("bd,bnd->bn", query, history) / temperature',
+        'scores = torch.einsum("bd,bnd->bn", query, history)',
+    ),  # forgets the temperature
     "q2": ("return x * (target / norm.clamp_min(1e-12))", "return x * (target / norm)"),  # zero vector -> NaN
-    "q3": ("position_ids = (mask.cumsum(-1) - 1).clamp_min(0)",
-           "position_ids = torch.arange(L).expand(B, L)"),  # positions ignore the left padding
+    "q3": (
+        "position_ids = (mask.cumsum(-1) - 1).clamp_min(0)",
+        "position_ids = torch.arange(L).expand(B, L)",
+    ),  # positions ignore the left padding
     "q4": ("    llm.requires_grad_(False)\n", ""),  # the frozen LLM collects gradients
-    "q5": ('"hidden": (data["history"], torch.zeros_like(data["mask"])),',
-           '"hidden": (torch.zeros_like(data["history"]), data["mask"]),'),  # hides the items, not the mask
+    "q5": (
+        '"hidden": (data["history"], torch.zeros_like(data["mask"])),',
+        '"hidden": (torch.zeros_like(data["history"]), data["mask"]),',
+    ),  # hides the items, not the mask
 }
 
 
@@ -151,15 +184,31 @@ def gradebook(generated, tmp_path_factory) -> dict[str, dict]:
     for q, (old, new) in WRONG.items():
         notebooks[f"wrong_{q}"] = _edit(solution, old, new)
     # raises at the top of Task 3's cell: build_batch and answer_loss are never defined
-    notebooks["raises"] = _edit(solution, "def build_batch(", "import a_module_that_does_not_exist\n\n\ndef build_batch(")
+    notebooks["raises"] = _edit(
+        solution, "def build_batch(", "import a_module_that_does_not_exist\n\n\ndef build_batch("
+    )
     # train_step never returns: each call is stopped by the time limit, only Task 4 is lost
     notebooks["loops"] = _edit(solution, "    llm.requires_grad_(False)\n", "    while True:\n        pass\n")
     for name, nb in notebooks.items():
         (subs / f"{name}.ipynb").write_text(json.dumps(nb))
     out = subs / "gradebook.csv"
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, str(GRADE), str(subs), "-a", str(dist / "autograder" / "autograder.zip"),
-                           "-o", str(out), "--timeout", "300"], capture_output=True, text=True, timeout=1500)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(GRADE),
+            str(subs),
+            "-a",
+            str(dist / "autograder" / "autograder.zip"),
+            "-o",
+            str(out),
+            "--timeout",
+            "300",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     print(proc.stdout, proc.stderr, f"grading took {time.monotonic() - start:.0f} s", sep="\n")
     assert proc.returncode == 0, proc.stderr
     with open(out, newline="") as f:
@@ -216,9 +265,23 @@ def test_a_submission_past_the_time_limit_is_killed_with_its_kernel(generated, t
     (tmp_path / "stuck.ipynb").write_text(json.dumps(nb))
     tag = uuid.uuid4().hex
     env = dict(os.environ, MINIPPLUG_GRADING_TEST=tag)  # inherited by the kernel: find it afterwards
-    proc = subprocess.run([sys.executable, str(GRADE), str(tmp_path / "stuck.ipynb"), "-o", str(tmp_path / "gb.csv"),
-                           "-a", str(dist / "autograder" / "autograder.zip"), "--timeout", "15"],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(GRADE),
+            str(tmp_path / "stuck.ipynb"),
+            "-o",
+            str(tmp_path / "gb.csv"),
+            "-a",
+            str(dist / "autograder" / "autograder.zip"),
+            "--timeout",
+            "15",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "gb.csv", newline="") as f:
         (row,) = list(csv.DictReader(f))

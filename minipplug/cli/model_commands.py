@@ -41,11 +41,17 @@ def auto_length(args: argparse.Namespace):
 
     if args.epochs is not None or (args.config and "epochs" in json.loads(Path(args.config).read_text())):
         return None
-    auto = AutoLength(share=args.validation_share, patience=args.patience, max_epochs=args.max_epochs,
-                      max_seconds=60 * args.max_minutes)
-    print(f"no --epochs: the length is chosen on validation users ({auto.share:.0%} of the training users held "
-          f"out), checked twice per epoch; stop after {auto.patience} checks without a gain, or at "
-          f"{auto.max_epochs:g} epochs (--max-epochs) or {args.max_minutes:g} minutes (--max-minutes)")
+    auto = AutoLength(
+        share=args.validation_share,
+        patience=args.patience,
+        max_epochs=args.max_epochs,
+        max_seconds=60 * args.max_minutes,
+    )
+    print(
+        f"no --epochs: the length is chosen on validation users ({auto.share:.0%} of the training users held "
+        f"out), checked twice per epoch; stop after {auto.patience} checks without a gain, or at "
+        f"{auto.max_epochs:g} epochs (--max-epochs) or {args.max_minutes:g} minutes (--max-minutes)"
+    )
     return auto
 
 
@@ -68,8 +74,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     stack = load_stack(cfg)
     out = Path(args.out)
     auto = auto_length(args)
-    result = train(stack, train_ex, dev_ex, args.method, out_dir=out, resume=args.resume, save_every=args.save_every,
-                   auto=auto)
+    result = train(
+        stack, train_ex, dev_ex, args.method, out_dir=out, resume=args.resume, save_every=args.save_every, auto=auto
+    )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under `accelerate launch` / torchrun, the main process evaluates and reports
     plot_losses(
@@ -211,10 +218,18 @@ def add_model_commands(sub) -> None:
     tr.add_argument("--precision", choices=["auto", "bf16", "fp32"])
     tr.add_argument("--max-epochs", type=float, default=8.0, help="without --epochs: the epoch cap (default 8)")
     tr.add_argument("--max-minutes", type=float, default=20.0, help="without --epochs: the time cap (default 20)")
-    tr.add_argument("--patience", type=positive_int, default=3,
-                    help="without --epochs: validation checks without a gain before stopping (default 3)")
-    tr.add_argument("--validation-share", type=float, default=0.15,
-                    help="without --epochs: share of the training users held out for validation (default 0.15)")
+    tr.add_argument(
+        "--patience",
+        type=positive_int,
+        default=3,
+        help="without --epochs: validation checks without a gain before stopping (default 3)",
+    )
+    tr.add_argument(
+        "--validation-share",
+        type=float,
+        default=0.15,
+        help="without --epochs: share of the training users held out for validation (default 0.15)",
+    )
     tr.add_argument(
         "--eval-every", type=nonnegative_int, help="dev loss every N optimizer steps (default: at the end only)"
     )

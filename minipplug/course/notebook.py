@@ -26,12 +26,20 @@ PROFILE_ENV = "MINIPPLUG_PROFILE"
 THREADS_ENV = "MINIPPLUG_THREADS"
 
 # Notebook 04's rows in the fast profile: every family, both controls, the paper's retrieval baselines.
-FAST_METHODS = ("non-personalized", "bm25-k2", "recency-k2", "dense-k2", "pplug", "pplug-swapped-history",
-                "pplug-no-history")
+FAST_METHODS = (
+    "non-personalized",
+    "bm25-k2",
+    "recency-k2",
+    "dense-k2",
+    "pplug",
+    "pplug-swapped-history",
+    "pplug-no-history",
+)
 PROFILES: dict[str, dict] = {
     "fast": dict(preset="cpu-fast", data="sample", config=dict(), compare_methods=FAST_METHODS, compare_dev=30),
-    "gpu": dict(preset="cpu-fast", data="sample", config=dict(precision="auto", epochs=8.0),
-                compare_methods=None, compare_dev=0),
+    "gpu": dict(
+        preset="cpu-fast", data="sample", config=dict(precision="auto", epochs=8.0), compare_methods=None, compare_dev=0
+    ),
     "paper": dict(preset="paper", data="lamp", config=dict(), compare_methods=None, compare_dev=0),
 }
 # What the paper profile's models need on a GPU (weights alone, and training with the frozen LLM in bf16):
@@ -134,8 +142,10 @@ def setup(seed: int = 0, profile: str | None = None) -> RunSettings:
     where = f"{device.type} ({n} thread{'s' if n != 1 else ''})" if device.type == "cpu" else device.type
     data = settings.sample if settings.data == "sample" else f"real {settings.cfg.task}"
     precision = {"no": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}[pick_precision(settings.cfg)]
-    print(f"device: {where}, {precision} | profile: {settings.profile} (LLM {settings.cfg.llm}, encoder "
-          f"{settings.cfg.encoder}, data {data}) | seed {seed}")
+    print(
+        f"device: {where}, {precision} | profile: {settings.profile} (LLM {settings.cfg.llm}, encoder "
+        f"{settings.cfg.encoder}, data {data}) | seed {seed}"
+    )
     return settings
 
 

@@ -234,6 +234,11 @@ def train_plug(
     # Without an accelerator, accelerate recognises a multi-process launch (torchrun, or `accelerate launch`
     # with mpirun) as distributed (gloo) only when told to use the CPU; otherwise every process would train
     # alone on all the data and all of them would write the same out_dir.
+    # accelerate keeps one mixed-precision setting per process; a run may ask for another than the last one did
+    # (fp32 then bf16 in one notebook or benchmark), so its state is reset (the process group, if any, stays).
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(
         cpu=_cpu_only() and int(os.environ.get("WORLD_SIZE", "1")) > 1,
         mixed_precision=pick_precision(cfg),
@@ -256,7 +261,10 @@ def train_plug(
     optimizer = _optimizer(plug, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     plug, optimizer = accelerator.prepare(plug, optimizer)
-    raw_plug = accelerator.unwrap_model(plug)
+    # keep_fp32_wrapper=False: the plug handed back must not keep accelerate's autocast patch on its forward,
+    # or the trained plug would compute in bf16 where a loaded copy of it computes in fp32. Training steps run
+    # under the explicit accelerator.autocast() below.
+    raw_plug = accelerator.unwrap_model(plug, keep_fp32_wrapper=False)
     plm.model.requires_grad_(False)
 
     result, start_step = TrainResult(plug=raw_plug), 0

@@ -159,10 +159,12 @@ class HistoryEncoder:
             # multiple of 32), so a vector does not depend on the other texts' lengths. On some CPU kernels
             # the number of rows in a batch still moves a vector at the 1e-7 level: the disk cache keeps the
             # first value computed, which is what makes a rerun repeat exactly.
+            # Token counts in slices: tokenizing every text at once held all their ids in memory together.
             lengths = [
                 len(ids)
+                for i in range(0, len(todo), 4096)
                 for ids in self.encoder.tokenizer(
-                    [t for _, t in todo], truncation=True, max_length=self.encoder.max_length
+                    [t for _, t in todo[i : i + 4096]], truncation=True, max_length=self.encoder.max_length
                 )["input_ids"]
             ]
             buckets: dict[int, list[tuple[str, str]]] = {}

@@ -260,12 +260,13 @@ def test_demo_writes_results_rows(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     rows = json.loads((out / "results.json").read_text())
-    assert [row["method"] for row in rows] == ["pplug", "pplug-no-history", "non-personalized"]
+    assert [row["method"] for row in rows] == ["pplug", "pplug-swapped-history", "pplug-no-history", "non-personalized"]
+    assert len({row["examples"] for row in rows}) == 1  # every row on the same dev questions (two users)
     for row in rows:
         assert row["task"] == "LaMP_2" and row["split"] == "dev" and row["decoding"] == "generate"
         assert {"accuracy", "f1", "prompt_tokens_mean", "seconds_per_example"} <= set(row)
     # The prompt grows by exactly the soft tokens (4 instruction + 4 user tokens by default).
-    assert rows[0]["prompt_tokens_mean"] - rows[2]["prompt_tokens_mean"] == pytest.approx(8.0)
+    assert rows[0]["prompt_tokens_mean"] - rows[3]["prompt_tokens_mean"] == pytest.approx(8.0)
     assert (out / "loss.png").stat().st_size > 0 and (out / "plugs" / "pplug" / "plug.safetensors").exists()
 
 

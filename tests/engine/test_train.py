@@ -26,7 +26,7 @@ from pplug_tiny import (
 
 from minipplug.engine.train import batch_loss, read_training_state, train_plug
 from minipplug.model.injection import PPlugLM
-from minipplug.model.plug import CheckpointError, load_plug
+from minipplug.model.plug import CheckpointError, load_plug, soft_tokens
 
 
 def free_port() -> int:
@@ -88,6 +88,23 @@ def test_llm_stays_frozen_and_plug_moves(plm):
     for prefix in ("projector.", "instruction.", "input_encoder.model.embeddings."):
         assert any(not torch.equal(plug_before[k], after[k]) for k in after if k.startswith(prefix)), prefix
     assert not plm.model.training
+
+
+def test_a_plug_trained_in_bf16_computes_like_its_saved_copy(plm, tmp_path):
+    # Mixed precision is for the training steps only: the plug handed back, and the one loaded from its
+    # checkpoint, both compute in fp32 and give bit-identical soft tokens.
+    from minipplug.model.plug import load_plug
+
+    cfg = tiny.tiny_config(epochs=1.0, precision="bf16")
+    plug, hist = setup_plug(cfg, plm)
+    examples = tiny.tiny_examples()
+    result = train_plug(cfg, plug, plm, hist, examples, out_dir=tmp_path / "ck")
+    loaded = load_plug(tmp_path / "ck", plug.input_encoder, plm.dim).eval()
+    result.plug.eval()
+    with torch.no_grad():
+        a, _ = soft_tokens(result.plug, hist, examples)
+        b, _ = soft_tokens(loaded, hist, examples)
+    assert a.dtype == torch.float32 and torch.equal(a, b)
 
 
 def test_loss_falls_on_a_fixed_batch():

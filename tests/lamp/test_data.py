@@ -27,11 +27,11 @@ EXPECTED: dict[str, list[tuple[str, str | None, str, list[str], str]]] = {
         (
             "100",
             "a1",
-            "Deep Ranking Models A History of Bridges",
+            "Learning to Rank for Users",  # the plug's query: the user's own title (the PPlug authors' choice)
             ["Neural Ranking We rank documents.", "User Models We model users."],
             "[1]",
         ),
-        ("101", "a1", "Roman Roads Click Models", ["Neural Ranking We rank documents."], "[2]"),
+        ("101", "a1", "Query Logs", ["Neural Ranking We rank documents."], "[2]"),
     ],
     "LaMP_2": [
         (
