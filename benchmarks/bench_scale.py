@@ -274,7 +274,7 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="also load LaMP_3 and LaMP_4 at their full real size")
     ap.add_argument("--out", default=str(HERE / "results" / "scale.json"))
     ap.add_argument("--plot", default=str(HERE.parent / "docs" / "scale.png"))
-    ap.add_argument("--table", default="/tmp/scale_table.md")
+    ap.add_argument("--table", default="benchmarks/results/scale_table.md")
     ap.add_argument("--replot", action="store_true", help="only redo the fit, plot and table from --out")
     ap.add_argument("--stages", nargs="+", help="measure only these stages again, replacing their rows in --out")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per measurement")

@@ -226,8 +226,6 @@ def train_plug(
     end it puts its best plug state back, so that the saved plug is the one validation chose.
     """
     from accelerate import Accelerator, DistributedDataParallelKwargs
-    from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
 
     # Some plug weights get no gradient in a step (the encoder's unused pooler; the projector when the
     # history is hidden), so DDP must look for unused parameters.
@@ -237,6 +235,8 @@ def train_plug(
     # accelerate keeps one mixed-precision setting per process; a run may ask for another than the last one did
     # (fp32 then bf16 in one notebook or benchmark), so its state is reset (the process group, if any, stays).
     from accelerate.state import AcceleratorState
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
 
     AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(
