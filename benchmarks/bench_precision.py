@@ -14,24 +14,15 @@ import argparse
 import copy
 import json
 import platform
-import time
 
 import torch
+from bench_pplug import median_time  # scripts in benchmarks/ import each other (run from the repository root)
 
 from minipplug.config import PPlugConfig
 from minipplug.engine.pipeline import load_stack, new_plug, result_row, train
 from minipplug.engine.train import batch_loss, cpu_has_bf16
 from minipplug.lamp.data import load_examples
 from minipplug.lamp.samples import sample_paths
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2]
 
 
 def main() -> None:

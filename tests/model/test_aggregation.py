@@ -10,27 +10,9 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
+from pplug_tiny import hand_softmax, unit
 
 from minipplug.model.aggregation import aggregation_weights
-
-
-def unit(*shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return F.normalize(torch.randn(*shape, generator=g, dtype=torch.float64), dim=-1)
-
-
-def hand_softmax(q, H, mask, tau, keep=None):
-    """softmax_i(q . h_i / tau) over the kept real items, written out with math.exp."""
-    B, N = mask.shape
-    out = torch.zeros(B, N, dtype=torch.float64)
-    for b in range(B):
-        idx = [i for i in range(N) if mask[b, i] and (keep is None or i in keep[b])]
-        s = {i: sum(float(q[b, d]) * float(H[b, i, d]) for d in range(q.shape[1])) / tau for i in idx}
-        z = sum(math.exp(v) for v in s.values())
-        for i in idx:
-            out[b, i] = math.exp(s[i]) / z
-    return out
 
 
 @pytest.mark.parametrize("tau", [1.0, 0.5, 0.1])

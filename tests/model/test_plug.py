@@ -6,18 +6,16 @@ by a second run), never against the code path under test.
 
 from __future__ import annotations
 
-import math
-
 import pplug_tiny as tiny
 import pytest
 import torch
-import torch.nn.functional as F
 from pplug_tiny import (
     ENC,
     PROMPTS,
     D,
     assert_states_equal,
     chat_ids,
+    hand_softmax,
     setup_plug,
 )
 
@@ -25,24 +23,6 @@ from minipplug.model.encoder import HistoryEncoder
 from minipplug.model.injection import PPlugLM, embedding_scale
 from minipplug.model.plug import build_plug, load_plug, read_plug_config
 from minipplug.model.projector import InstructionEmbedding, Projector
-
-
-def hand_softmax(q, H, mask, tau, keep=None):
-    """softmax_i(q . h_i / tau) over the kept real items, written out with math.exp."""
-    B, N = mask.shape
-    out = torch.zeros(B, N, dtype=torch.float64)
-    for b in range(B):
-        idx = [i for i in range(N) if mask[b, i] and (keep is None or i in keep[b])]
-        s = {i: sum(float(q[b, d]) * float(H[b, i, d]) for d in range(q.shape[1])) / tau for i in idx}
-        z = sum(math.exp(v) for v in s.values())
-        for i in idx:
-            out[b, i] = math.exp(s[i]) / z
-    return out
-
-
-def unit(*shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return F.normalize(torch.randn(*shape, generator=g, dtype=torch.float64), dim=-1)
 
 
 def test_plug_on_empty_history_gives_finite_soft_tokens_and_generates(plm):
