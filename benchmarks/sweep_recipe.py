@@ -1,9 +1,10 @@
-"""Issue 10: does a training recipe learn on LaMP_2-format data it was NOT tuned on?
+"""Does a training recipe learn on LaMP_2-format data it was NOT tuned on?
 
 Datasets (written into a temporary folder, or --data-dir; every one seeded and byte-identical on re-runs):
 tags-s1 and tags-s2 (the bundled lamp2_tags generator re-run with seeds 1 and 2), hard-s0 (make_hard_samples:
-2-3 favourite tags in priority order, 10% label noise) and, on request only, tags-s0 (the bundled data the
-CPU preset was tuned on).
+2-3 favourite tags in priority order, 10% label noise), the bundled LaMP_3 and LaMP_7 samples (lamp3-s0,
+lamp7-s0: other tasks, never used for tuning) and, on request only, tags-s0 (the bundled data the CPU preset
+was tuned on).
 
 For each dataset x recipe x seed:
 - pplug, trained with automatic length (engine.autostop: 15% of the training users held out, validation answer
@@ -11,8 +12,9 @@ For each dataset x recipe x seed:
 - the pplug-no-history control, trained on the same users (the training file minus the same validation users)
   for the same number of optimizer steps as the pplug run took (a fixed epoch count computed from them; its
   learning-rate schedule therefore spans its own steps, not the 8-epoch cap);
-- dev accuracy (the dev split is never used for a choice): pplug, pplug-no-history, pplug-swapped-history (the
-  same plug, each dev user answered with another dev user's history, a seeded derangement), zero-shot
+- the dev score in the task's first official metric (accuracy, MAE or ROUGE-1; the dev split is never used for
+  a choice): pplug, pplug-no-history, pplug-swapped-history (the same plug, each dev user answered with
+  another dev user's history, a seeded derangement), zero-shot
   (non-personalized, with --zero-shot) and the oracle from the dataset's summary.json; the number of steps,
   the training seconds and the share of the most frequent predicted label against that label's share of gold
   (a collapsed plug answers one label far more often than gold holds it).
@@ -20,7 +22,7 @@ For each dataset x recipe x seed:
     python benchmarks/sweep_recipe.py --help
     python benchmarks/sweep_recipe.py --quick                  # smoke test: one tiny run (minutes on a CPU)
     python benchmarks/sweep_recipe.py --zero-shot              # the full table (hours on 2 CPU cores)
-    python benchmarks/sweep_recipe.py --datasets tags-s1 hard-s0 --recipes recommended --seeds 0 1
+    python benchmarks/sweep_recipe.py --datasets tags-s1 hard-s0 --recipes cpu-auto --seeds 0 1
 
 Prints one JSON line per row (also appended to --out) and a markdown table at the end. MINIPPLUG_THREADS=1 sets
 torch's CPU threads, as for the CLI.
@@ -37,28 +39,41 @@ from collections import Counter
 from pathlib import Path
 
 from minipplug.cli.args import apply_threads
-from minipplug.config import PPlugConfig
+from minipplug.config import PRESETS, PPlugConfig
 from minipplug.engine.autostop import split_validation_users
 from minipplug.engine.methods import method_examples
 from minipplug.engine.pipeline import AutoLength, load_stack, public, result_row, train
 from minipplug.lamp.data import load_examples, spread
+from minipplug.lamp.metrics import metric_keys
 from minipplug.lamp.samples import make_hard_samples, make_samples, sample_paths
 
 ROOT = Path(__file__).resolve().parent.parent
-TASK = "LaMP_2"
-DATASETS = ("tags-s1", "tags-s2", "hard-s0", "tags-s0")
-RECOMMENDED = dict(soft_position="start", temperature=0.05, lr=3e-3, train_input_encoder=False, precision="bf16")
-RECIPES = {
-    "default": {},  # PPlugConfig() as is (the CPU preset)
-    "recommended": RECOMMENDED,  # users' report: soft tokens at position 0, tau 0.05, lr 3e-3, frozen Enc_input, bf16
-    "recommended-input": {**RECOMMENDED, "soft_position": "input"},  # the same, soft tokens before the input
+DATASETS = ("tags-s1", "tags-s2", "hard-s0", "lamp3-s0", "lamp7-s0", "tags-s0")
+BUNDLED = {  # dataset -> (task, bundled sample)
+    "tags-s0": ("LaMP_2", "lamp2_tags"),
+    "lamp3-s0": ("LaMP_3", "lamp3_ratings"),
+    "lamp7-s0": ("LaMP_7", "lamp7_style"),
 }
 
 
+def task_of(name: str) -> str:
+    """The LaMP task of a dataset (every generated one is LaMP_2-format)."""
+    return BUNDLED[name][0] if name in BUNDLED else "LaMP_2"
+
+
+# Recipes are presets. Precision stays "auto": bf16 autocast on CPUs with native bf16, fp32 elsewhere.
+RECIPES = {
+    "cpu-fast": PRESETS["cpu-fast"],  # the demo's settings (the dataclass defaults), tuned on tags-s0
+    "cpu-auto": PRESETS["cpu-auto"],  # train's default: soft tokens at position 0, tau 0.05, lr 3e-3, frozen Enc_input
+    "cpu-auto-input": {**PRESETS["cpu-auto"], "soft_position": "input"},  # the same, soft tokens right before the input
+}
+SHOWN = ("soft_position", "temperature", "lr", "train_input_encoder", "precision")  # the config fields a row shows
+
+
 def dataset_folder(name: str, data_dir: Path) -> Path:
-    """The dataset's folder, generated on first use (tags-s0 is the bundled data_samples/lamp2_tags)."""
-    if name == "tags-s0":
-        return sample_paths("lamp2_tags")["dev_questions"].parent
+    """The dataset's folder, generated on first use (tags-s0, lamp3-s0 and lamp7-s0 are bundled samples)."""
+    if name in BUNDLED:
+        return sample_paths(BUNDLED[name][1])["dev_questions"].parent
     if name.startswith("tags-s"):
         seed = int(name.removeprefix("tags-s"))
         folder = data_dir / f"seed{seed}" / "lamp2_tags"
@@ -73,15 +88,15 @@ def dataset_folder(name: str, data_dir: Path) -> Path:
     raise SystemExit(f"unknown dataset '{name}'; known: {', '.join(DATASETS)}")
 
 
-def load(folder: Path, split: str):
-    return load_examples(TASK, folder / f"{split}_questions.json", folder / f"{split}_outputs.json")
+def load(task: str, folder: Path, split: str):
+    return load_examples(task, folder / f"{split}_questions.json", folder / f"{split}_outputs.json")
 
 
-def oracle(folder: Path) -> float | None:
-    """The dev oracle accuracy summary.json reports (lamp2_tags: dev_oracle.accuracy; hard: dev_oracle_accuracy)."""
+def oracle(folder: Path, metric: str) -> float | None:
+    """The dev oracle's score summary.json reports (samples: dev_oracle[metric]; hard: dev_oracle_accuracy)."""
     s = json.loads((folder / "summary.json").read_text())
     v = s.get("dev_oracle", s.get("dev_oracle_accuracy"))
-    return v["accuracy"] if isinstance(v, dict) else v
+    return v.get(metric) if isinstance(v, dict) else v
 
 
 def epochs_for(steps: int, n_examples: int, cfg: PPlugConfig) -> float:
@@ -93,8 +108,10 @@ def epochs_for(steps: int, n_examples: int, cfg: PPlugConfig) -> float:
     return epochs
 
 
-def share_of_top(row: dict, examples) -> tuple[str, float, float]:
-    """(top answer, its share of the answers, its share of gold)."""
+def share_of_top(row: dict, examples) -> tuple[str | None, float | None, float | None]:
+    """(top answer, its share of the answers, its share of gold); None for tasks without labels."""
+    if "top_answer" not in row:
+        return None, None, None
     answers = [a.strip() for a in row["_answers"].values()]
     label, n = Counter(answers).most_common(1)[0]
     return label, n / len(answers), sum(e.target == label for e in examples) / len(examples)
@@ -104,8 +121,11 @@ def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
     cfg = PPlugConfig(progress=False, seed=seed).replace(**RECIPES[recipe])
     stack.cfg = cfg
     stack.plm.soft_position = cfg.soft_position
-    train_ex = spread(load(folder, "train"), args.max_train)
-    dev = spread(load(folder, "dev"), args.dev)
+    task = task_of(name)
+    metric = metric_keys(task)[0]
+    cfg = cfg.replace(task=task)
+    train_ex = spread(load(task, folder, "train"), args.max_train)
+    dev = spread(load(task, folder, "dev"), args.dev)
     auto = AutoLength(
         share=args.validation_share,
         every=args.every,
@@ -123,8 +143,8 @@ def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
     ctrl = train(stack, fit, None, "pplug-no-history", cfg=ctrl_cfg)
 
     def evaluate(method: str, plug) -> dict:
-        examples = method_examples(method, dev, TASK, tok, window, stack.hist, seed=seed)
-        return result_row(stack, examples, TASK, method, plug, args.decoding, progress=False)
+        examples = method_examples(method, dev, task, tok, window, stack.hist, seed=seed)
+        return result_row(stack, examples, task, method, plug, args.decoding, progress=False)
 
     rows = {
         "pplug": evaluate("pplug", res.plug),
@@ -133,48 +153,52 @@ def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
     }
     if args.zero_shot:
         rows["zero_shot"] = evaluate("non-personalized", None)
-    out = dict(dataset=name, recipe=recipe, seed=seed)
-    out.update({k: r["accuracy"] for k, r in rows.items()})
+    out = dict(dataset=name, task=task, metric=metric, recipe=recipe, seed=seed)
+    out.update({k: r[metric] for k, r in rows.items()})
     label, share, gold = share_of_top(rows["pplug"], dev)
     c_label, c_share, c_gold = share_of_top(rows["no_history"], dev)
     out.update(
-        oracle=oracle(folder),
+        oracle=oracle(folder, metric),
         steps=res.steps,
         kept_step=stop.best_step,
         control_steps=ctrl.steps,
         train_seconds=round(res.seconds, 1),
         control_train_seconds=round(ctrl.seconds, 1),
         top_answer=label,
-        top_answer_share=round(share, 3),
-        gold_share_of_top_answer=round(gold, 3),
+        top_answer_share=None if share is None else round(share, 3),
+        gold_share_of_top_answer=None if gold is None else round(gold, 3),
         control_top_answer=c_label,
-        control_top_answer_share=round(c_share, 3),
-        control_gold_share_of_top_answer=round(c_gold, 3),
-        top_gold_share=rows["pplug"]["top_gold_share"],
+        control_top_answer_share=None if c_share is None else round(c_share, 3),
+        control_gold_share_of_top_answer=None if c_gold is None else round(c_gold, 3),
+        top_gold_share=rows["pplug"].get("top_gold_share"),
         autostop=stop.summary(),
         validation_checks=[{"step": st, "loss": round(v, 4)} for st, v, _ in stop.checks],
         train_examples=len(train_ex),
         dev_examples=len(dev),
-        config={k: v for k, v in cfg.training_fields().items() if k in RECOMMENDED},
+        config={k: v for k, v in cfg.training_fields().items() if k in SHOWN},
         rows=[public(r) for r in rows.values()],
     )
     return out
 
 
 def table(rows: list[dict]) -> str:
-    head = ["dataset", "recipe", "seed", "pplug", "no-history", "swapped", "zero-shot", "oracle", "steps"]
+    head = ["dataset", "recipe", "seed", "metric", "pplug", "no-history", "swapped", "zero-shot", "oracle", "steps"]
     head += ["training s", "top answer share vs gold share (pplug; control)"]
     fmt = lambda v: "" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["dataset"], r["recipe"], r["seed"], r["pplug"], r["no_history"], r["swapped"], r.get("zero_shot")]
+        cells = [r["dataset"], r["recipe"], r["seed"], r.get("metric", "accuracy")]
+        cells += [r["pplug"], r["no_history"], r["swapped"], r.get("zero_shot")]
         cells += [r["oracle"], f"{r['steps']} (kept {r['kept_step']}; control {r['control_steps']})"]
         cells += [f"{r['train_seconds']:.0f}"]
-        cells += [
-            f"{r['top_answer_share']:.3f} vs {r['gold_share_of_top_answer']:.3f} ('{r['top_answer']}'); "
-            f"{r['control_top_answer_share']:.3f} vs {r['control_gold_share_of_top_answer']:.3f} "
-            f"('{r['control_top_answer']}')"
-        ]
+        if r["top_answer_share"] is None:
+            cells.append("(no labels)")
+        else:
+            cells += [
+                f"{r['top_answer_share']:.3f} vs {r['gold_share_of_top_answer']:.3f} ('{r['top_answer']}'); "
+                f"{r['control_top_answer_share']:.3f} vs {r['control_gold_share_of_top_answer']:.3f} "
+                f"('{r['control_top_answer']}')"
+            ]
         lines.append("| " + " | ".join(fmt(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -196,11 +220,11 @@ def main() -> None:
     ap.add_argument("--data-dir", help="where the datasets are generated (default: a temporary folder)")
     ap.add_argument("--out", default=str(ROOT / "runs" / "sweep_recipe.jsonl"), help="JSON lines, appended")
     ap.add_argument(
-        "--quick", action="store_true", help="smoke test: tags-s1, recommended, seed 0, 64 train / 40 dev, 2 epochs"
+        "--quick", action="store_true", help="smoke test: tags-s1, cpu-auto, seed 0, 64 train / 40 dev, 2 epochs"
     )
     args = ap.parse_args()
     if args.quick:
-        args.datasets, args.recipes, args.seeds = ["tags-s1"], ["recommended"], [0]
+        args.datasets, args.recipes, args.seeds = ["tags-s1"], ["cpu-auto"], [0]
         args.max_train, args.dev, args.max_epochs, args.max_minutes = 64, 40, 2.0, 10.0
     apply_threads()
     with tempfile.TemporaryDirectory(prefix="sweep_recipe_") as tmp:

@@ -164,8 +164,17 @@ PAPER = dict(
     num_beams=4,
     eval_batch_size=32,
 )
+# "cpu-auto": what `minipplug train` starts from unless told otherwise. cpu-fast's fixed 45 steps were tuned on
+# the bundled sample; on LaMP_2-format data it was not tuned on, these four changes, trained to the length the
+# validation users choose, kept the plug well ahead of both controls where cpu-fast fell to +0.07 (README:
+# "Training length and the recipe on data it was not tuned on"). The users' report behind them found the soft
+# tokens at position 0 ahead of "input" on such data (+0.16 against +0.07 over the control); tau 0.05 sharpens
+# the attention over 15-40 items; a frozen Enc_input leaves the larger learning rate to the MLPs alone.
+CPU_AUTO = dict(soft_position="start", temperature=0.05, lr=3e-3, train_input_encoder=False)
+TRAIN_PRESET = "cpu-auto"  # the preset `minipplug train` starts from when neither --preset nor a config's "preset"
 PRESETS: dict[str, dict] = {
-    "cpu-fast": dict(),  # the dataclass defaults
+    "cpu-fast": dict(),  # the dataclass defaults: demo, compare and the notebooks' fixed, fast settings
+    "cpu-auto": CPU_AUTO,
     "paper": PAPER,
     "gpu-full": PAPER,  # the former name of "paper", kept so that existing commands and notebooks still run
 }

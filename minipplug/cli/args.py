@@ -8,37 +8,32 @@ from ..config import PRESETS, PPlugConfig
 from ..lamp.tasks import get_task
 
 
+def _number(text: str, cast: type, ok, rule: str):
+    """text as an int or float that satisfies ok(value), else an argparse error that states the rule."""
+    try:
+        value = cast(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'a whole number' if cast is int else 'a number'}, got '{text}'"
+        ) from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "at least 1")
 
 
 def nonnegative_int(text: str) -> int:
     """An argparse type: a whole number of at least 0 (0 usually means "all" or "off")."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+    return _number(text, int, lambda v: v >= 0, "at least 0")
 
 
 def positive_float(text: str) -> float:
     """An argparse type: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not (0 < value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
+    return _number(text, float, lambda v: 0 < v < float("inf"), "a finite number above 0")
 
 
 def apply_threads() -> None:
@@ -52,9 +47,9 @@ def apply_threads() -> None:
         torch.set_num_threads(int(n))
 
 
-def config_from_args(args: argparse.Namespace) -> PPlugConfig:
-    """The run's config: the preset (or the CPU defaults), a --config file over it, then the flags given."""
-    cfg = PPlugConfig.preset(args.preset) if getattr(args, "preset", None) else PPlugConfig()
+def config_from_args(args: argparse.Namespace, default_preset: str = "cpu-fast") -> PPlugConfig:
+    """The run's config: --preset (or the command's default preset), a --config file over it, then the flags."""
+    cfg = PPlugConfig.preset(getattr(args, "preset", None) or default_preset)
     if getattr(args, "config", None):
         cfg = PPlugConfig.from_file(args.config, base=cfg)
     flags = (
@@ -81,7 +76,9 @@ def config_from_args(args: argparse.Namespace) -> PPlugConfig:
 def add_common(p: argparse.ArgumentParser) -> None:
     """Model, preset, config file, seed and progress flags."""
     p.add_argument("--config", help='JSON file of PPlugConfig fields (may name a "preset")')
-    p.add_argument("--preset", choices=sorted(PRESETS), help="a named preset (default: the CPU preset)")
+    p.add_argument(
+        "--preset", choices=sorted(PRESETS), help="a named preset (default: cpu-auto for train, cpu-fast otherwise)"
+    )
     p.add_argument("--llm", help="frozen LLM: offline default or a Hugging Face name")
     p.add_argument("--encoder", help="sentence encoder: offline default or a Hugging Face name")
     p.add_argument("--seed", type=int)

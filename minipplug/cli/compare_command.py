@@ -6,8 +6,29 @@ import argparse
 import time
 from pathlib import Path
 
+from ..config import PRESETS, PPlugConfig
 from ..errors import InputError
 from .args import add_common, add_sizes, config_from_args
+
+# Fields the comparison's LLM and encoders apply to every plug, a reused one included (the plug's own fields,
+# such as its temperature or its number of soft tokens, travel inside the checkpoint).
+STACK_FIELDS = ("llm", "encoder", "soft_position", "chat_template", "max_input_tokens", "max_history")
+
+
+def check_checkpoint_fits(ckpt: str, cfg: PPlugConfig) -> None:
+    """Refuse a --checkpoint whose LLM-side settings differ from the comparison's, naming a preset that fits."""
+    from ..model.plug import read_plug_config  # torch: loaded only when a command needs it
+
+    saved = read_plug_config(ckpt)["config"]
+    differ = [k for k in STACK_FIELDS if k in saved and saved[k] != getattr(cfg, k)]
+    if not differ:
+        return
+    fits = [n for n in PRESETS if all(getattr(PPlugConfig.preset(n), k) == saved[k] for k in differ)]
+    hint = f"--preset {fits[0]}" if fits else "a --config with these values"
+    raise InputError(
+        f"{ckpt}: trained with {', '.join(f'{k}={saved[k]!r}' for k in differ)}, but this comparison runs "
+        f"{', '.join(f'{k}={getattr(cfg, k)!r}' for k in differ)}; give {hint}"
+    )
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -21,6 +42,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from ..lamp.tasks import get_task
 
     cfg = config_from_args(args)
+    if args.checkpoint:
+        check_checkpoint_fits(args.checkpoint, cfg)
     methods = [get_method(m) for m in args.methods]
     if args.questions or args.outputs or args.train_questions:
         if not (args.questions and args.outputs):

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ..atomic import atomic_write_text
-from ..config import PPlugConfig
+from ..config import CPU_AUTO, TRAIN_PRESET, PPlugConfig
 from ..errors import InputError
 from ..lamp.data import load_examples, write_outputs
 from ..lamp.tasks import get_task
@@ -61,8 +61,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ..engine.pipeline import load_stack, public, result_row, train
 
     check_out_dir(args.out, args.resume)
-    cfg = config_from_args(args)
+    cfg = config_from_args(args, default_preset=TRAIN_PRESET)
     apply_threads()
+    if not args.preset and not (args.config and "preset" in json.loads(Path(args.config).read_text())):
+        changes = ", ".join(f"{k}={v}" for k, v in CPU_AUTO.items())
+        print(
+            f"recipe: preset '{TRAIN_PRESET}' ({changes}), chosen on LaMP_2-format data it was not tuned on; "
+            "demo and the notebooks use 'cpu-fast' (--preset)"
+        )
     train_ex = load_examples(cfg.task, args.train_questions, args.train_outputs)
     dev_ex = None
     if args.dev_questions:

@@ -455,3 +455,20 @@ def test_every_method_name_is_run_or_refused(tmp_path: Path) -> None:
             cwd=tmp_path,
         )
         assert_usage_error(proc, "--checkpoint" if name in plug_methods else name)
+
+
+def test_compare_refuses_a_checkpoint_trained_with_another_soft_position(tmp_path: Path) -> None:
+    # A plug trained by `train` (preset cpu-auto: soft tokens at the start) reused by compare (cpu-fast: before
+    # the input) would be read at the wrong place; compare names the difference and the preset that fits.
+    from minipplug.config import PPlugConfig
+
+    ckpt = tmp_path / "plug"
+    ckpt.mkdir()
+    cfg = PPlugConfig.preset("cpu-auto").to_dict()
+    info = {"config": cfg, "encoder_dim": 384, "llm_dim": 576, "scale": 1.0}
+    (ckpt / "plug_config.json").write_text(json.dumps(info))
+    proc = run_cli(
+        "compare", "--checkpoint", str(ckpt), "--methods", "pplug", "--out", str(tmp_path / "c"), cwd=tmp_path
+    )
+    assert_usage_error(proc, str(ckpt), "soft_position='start'", "soft_position='input'", "--preset cpu-auto")
+    assert not (tmp_path / "c").exists()

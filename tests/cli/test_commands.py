@@ -12,6 +12,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data_samples" / "lamp2_tags"
+SAMPLE_FILES = [  # train's file arguments for the LaMP_2-style sample
+    arg
+    for split in ("train", "dev")
+    for kind in ("questions", "outputs")
+    for arg in (f"--{split}-{kind}", str(SAMPLE / f"{split}_{kind}.json"))
+]
 
 
 def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -29,14 +35,7 @@ def trained(tmp_path_factory) -> Path:
         "train",
         "--task",
         "LaMP-2",
-        "--train-questions",
-        str(SAMPLE / "train_questions.json"),
-        "--train-outputs",
-        str(SAMPLE / "train_outputs.json"),
-        "--dev-questions",
-        str(SAMPLE / "dev_questions.json"),
-        "--dev-outputs",
-        str(SAMPLE / "dev_outputs.json"),
+        *SAMPLE_FILES,
         "--max-dev-examples",
         "4",
         "--out",
@@ -50,6 +49,7 @@ def trained(tmp_path_factory) -> Path:
         "--quiet",
     )
     assert r.returncode == 0, r.stderr
+    assert "recipe: preset 'cpu-auto'" in r.stdout  # train says which recipe it starts from
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 2 and summary["task"] == "LaMP_2"
     assert set(summary["dev"]) >= {"method", "accuracy", "f1", "prompt_tokens_mean", "seconds_per_example"}
@@ -63,6 +63,9 @@ def test_train_writes_only_the_plug(trained: Path) -> None:
     info = json.loads((trained / "plug_config.json").read_text())
     assert info["config"]["llm"] == "SmolLM2-135M-Instruct" and info["config"]["encoder"] == "all-MiniLM-L6-v2"
     assert info["llm_dim"] == 576 and info["encoder_dim"] == 384
+    # Without --preset, train starts from the "cpu-auto" preset (demo and the notebooks keep "cpu-fast").
+    cpu = {"soft_position": "start", "temperature": 0.05, "lr": 3e-3, "train_input_encoder": False}
+    assert {k: info["config"][k] for k in cpu} == cpu
     from safetensors import safe_open
 
     with safe_open(str(trained / "plug.safetensors"), "pt") as f:
@@ -157,14 +160,7 @@ def test_train_a_variant_then_predict_with_it(tmp_path: Path) -> None:
         "LaMP_2",
         "--method",
         "pplug-top4",
-        "--train-questions",
-        str(SAMPLE / "train_questions.json"),
-        "--train-outputs",
-        str(SAMPLE / "train_outputs.json"),
-        "--dev-questions",
-        str(SAMPLE / "dev_questions.json"),
-        "--dev-outputs",
-        str(SAMPLE / "dev_outputs.json"),
+        *SAMPLE_FILES,
         "--max-dev-examples",
         "2",
         "--out",
