@@ -227,10 +227,7 @@ def test_unknown_config_field_exits_2(tmp_path: Path) -> None:
         "train",
         "--task",
         "LaMP_2",
-        "--train-questions",
-        str(SAMPLE / "train_questions.json"),
-        "--train-outputs",
-        str(SAMPLE / "train_outputs.json"),
+        *SAMPLE_FILES[:4],  # the training files only
         "--out",
         str(tmp_path / "ck"),
         "--config",
@@ -271,10 +268,7 @@ def _train_args(out: Path, *extra: str) -> list[str]:
         "train",
         "--task",
         "LaMP_2",
-        "--train-questions",
-        str(SAMPLE / "train_questions.json"),
-        "--train-outputs",
-        str(SAMPLE / "train_outputs.json"),
+        *SAMPLE_FILES[:4],  # the training files only
         "--out",
         str(out),
         "--max-train-examples",
