@@ -72,12 +72,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if cfg.max_dev_examples:
             dev_ex = dev_ex[: cfg.max_dev_examples]
     stack = load_stack(cfg)
-    if not args.preset and not (args.config and "preset" in json.loads(Path(args.config).read_text())):
-        changes = ", ".join(f"{k}={v}" for k, v in CPU_AUTO.items())
-        print(
-            f"recipe: preset '{TRAIN_PRESET}' ({changes}), chosen on LaMP_2-format data it was not tuned on; "
-            "demo and the notebooks use 'cpu-fast' (--preset)"
-        )
+    recipe = {k: getattr(cfg, k) for k in CPU_AUTO}  # the fields in which train's preset differs from cpu-fast
+    named = f"preset '{TRAIN_PRESET}'" if recipe == CPU_AUTO else "the settings given"
+    print(
+        f"recipe: {named} ({', '.join(f'{k}={v}' for k, v in recipe.items())}); '{TRAIN_PRESET}' is train's "
+        "default, chosen on LaMP_2-format data it was not tuned on; demo and the notebooks use 'cpu-fast'"
+    )
     out = Path(args.out)
     auto = auto_length(args)
     result = train(

