@@ -17,8 +17,9 @@ import time
 import torch
 
 from minipplug.config import PPlugConfig
-from minipplug.engine.pipeline import load_stack, new_plug, peak_memory_mb
 from minipplug.engine.predict import predict
+from minipplug.engine.report import peak_memory_mb
+from minipplug.engine.stack import load_stack, new_plug
 from minipplug.engine.train import batch_loss, train_plug
 from minipplug.lamp.data import load_examples
 from minipplug.lamp.samples import sample_paths

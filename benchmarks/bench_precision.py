@@ -19,8 +19,9 @@ import torch
 from bench_pplug import median_time  # scripts in benchmarks/ import each other (run from the repository root)
 
 from minipplug.config import PPlugConfig
-from minipplug.engine.pipeline import load_stack, new_plug, result_row, train
-from minipplug.engine.train import batch_loss, cpu_has_bf16
+from minipplug.engine.report import result_row
+from minipplug.engine.stack import load_stack, new_plug
+from minipplug.engine.train import batch_loss, cpu_has_bf16, train
 from minipplug.lamp.data import load_examples
 from minipplug.lamp.samples import sample_paths
 

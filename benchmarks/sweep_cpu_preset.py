@@ -12,7 +12,9 @@ import argparse
 import json
 
 from minipplug.config import PPlugConfig
-from minipplug.engine.pipeline import load_stack, markdown_table, public, result_row, train
+from minipplug.engine.report import markdown_table, public, result_row
+from minipplug.engine.stack import load_stack
+from minipplug.engine.train import train
 from minipplug.lamp.data import load_examples
 from minipplug.lamp.samples import sample_paths
 

@@ -40,9 +40,11 @@ from pathlib import Path
 
 from minipplug.cli.args import apply_threads
 from minipplug.config import PRESETS, PPlugConfig
-from minipplug.engine.autostop import split_validation_users
+from minipplug.engine.autostop import AutoLength, split_validation_users
 from minipplug.engine.methods import method_examples
-from minipplug.engine.pipeline import AutoLength, load_stack, public, result_row, train
+from minipplug.engine.report import public, result_row
+from minipplug.engine.stack import load_stack
+from minipplug.engine.train import train
 from minipplug.lamp.data import load_examples, spread
 from minipplug.lamp.metrics import metric_keys
 from minipplug.lamp.samples import make_hard_samples, make_samples, sample_paths

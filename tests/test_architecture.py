@@ -134,9 +134,9 @@ def test_no_import_circles():
 def test_the_rule_reader_sees_a_planted_violation(tmp_path):
     # The checker itself must catch what it is for: a model module that imports the engine.
     bad = PKG / "model" / "_planted_for_test.py"
-    bad.write_text("from ..engine.pipeline import load_stack\n")
+    bad.write_text("from ..engine.stack import load_stack\n")
     try:
         found = [t for t, _ in imports(bad)]
-        assert found == ["minipplug.engine.pipeline"] and layer(found[0]) not in ALLOWED["model"]
+        assert found == ["minipplug.engine.stack"] and layer(found[0]) not in ALLOWED["model"]
     finally:
         bad.unlink()

@@ -127,7 +127,7 @@ PROBE = r"""
 import importlib, json, pkgutil, sys
 import minipplug
 found = None
-for mod in ["minipplug.lamp.samples", "minipplug.pipeline", "minipplug.engine.pipeline", "minipplug.samples"]:
+for mod in ["minipplug.lamp.samples", "minipplug.pipeline", "minipplug.engine.stack", "minipplug.samples"]:
     try:
         m = importlib.import_module(mod)
     except ImportError:

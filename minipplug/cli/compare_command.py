@@ -35,7 +35,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from ..course.plots import plot_quality_cost
     from ..engine.compare import run_compare
     from ..engine.methods import get_method
-    from ..engine.pipeline import load_stack, markdown_table
+    from ..engine.report import markdown_table
+    from ..engine.stack import load_stack
     from ..lamp.data import load_examples
     from ..lamp.metrics import metric_keys
     from ..lamp.samples import sample_paths

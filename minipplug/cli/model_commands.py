@@ -37,7 +37,7 @@ def check_out_dir(path: str, resume: bool) -> None:
 
 def auto_length(args: argparse.Namespace):
     """None when the run's length is given (--epochs, or epochs in --config); else how to decide it."""
-    from ..engine.pipeline import AutoLength
+    from ..engine.autostop import AutoLength
 
     if args.epochs is not None or (args.config and "epochs" in json.loads(Path(args.config).read_text())):
         return None
@@ -58,7 +58,9 @@ def auto_length(args: argparse.Namespace):
 def _cmd_train(args: argparse.Namespace) -> int:
     from ..course.plots import plot_losses
     from ..engine.methods import method_examples
-    from ..engine.pipeline import load_stack, public, result_row, train
+    from ..engine.report import public, result_row
+    from ..engine.stack import load_stack
+    from ..engine.train import train
 
     check_out_dir(args.out, args.resume)
     cfg = config_from_args(args, default_preset=TRAIN_PRESET)
@@ -121,8 +123,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ..engine.methods import get_method, method_examples
-    from ..engine.pipeline import load_stack, open_plug, result_row
     from ..engine.predict import predict
+    from ..engine.report import result_row
+    from ..engine.stack import load_stack, open_plug
     from ..model.plug import check_plug_files, trained_as
 
     method = get_method(args.method)

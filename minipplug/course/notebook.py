@@ -126,7 +126,7 @@ def setup(seed: int = 0, profile: str | None = None) -> RunSettings:
     """Pick the profile, set torch's threads, seed python/numpy/torch, print device, profile and seed in one line."""
     import torch
 
-    from ..engine.pipeline import pick_device
+    from ..engine.stack import pick_device
     from ..engine.train import pick_precision, set_seed
 
     settings = get_settings(profile, seed=seed)
@@ -159,7 +159,8 @@ def saved_plug_matches(ckpt: str | os.PathLike, cfg: PPlugConfig) -> bool:
 def trained_plug(stack, settings: RunSettings, train_examples: list[Example], name: str = "pplug"):
     """(plug, checkpoint dir): the PPlug of these settings, loaded when notebook 03 (or an earlier run) saved one
     with the same config, else trained now and saved there (expensive steps reuse a saved result)."""
-    from ..engine.pipeline import open_plug, train
+    from ..engine.stack import open_plug
+    from ..engine.train import train
 
     ckpt = settings.run_dir(name)
     if saved_plug_matches(ckpt, stack.cfg):

@@ -2,9 +2,10 @@
 side-by-side comparison and per-user LoRA. Imports the model and the benchmark, never the course or the CLI."""
 
 from .methods import COMPARE_METHODS, METHODS, Method, get_method, method_examples
-from .pipeline import Stack, load_stack, new_plug, open_plug, result_row, train
 from .predict import Prediction, predict
-from .train import TrainResult, train_plug
+from .report import result_row
+from .stack import Stack, load_stack, new_plug, open_plug
+from .train import TrainResult, train, train_plug
 
 __all__ = [
     "COMPARE_METHODS",

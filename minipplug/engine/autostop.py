@@ -20,6 +20,17 @@ from ..errors import InputError
 from ..lamp.data import Example
 
 
+@dataclass(frozen=True)
+class AutoLength:
+    """How `train` decides its length when no epoch count is given (see engine.autostop)."""
+
+    share: float = 0.15  # of the training users held out for validation
+    every: int = 0  # optimizer steps between validation checks (0: twice per epoch)
+    patience: int = 3  # checks without a gain before stopping
+    max_epochs: float = 8.0  # the epoch cap (also the length of the learning-rate schedule)
+    max_seconds: float = 1200.0  # the time cap
+
+
 def split_validation_users(examples: list[Example], share: float = 0.15, seed: int = 0) -> tuple[list, list]:
     """(fit, validation): every example of a seeded share of the users (at least one) goes to validation."""
     key = lambda e: e.user if e.user is not None else f"_id:{e.id}"
@@ -107,10 +118,3 @@ class AutoStop:
             f"({self.metric_name} {self.best_score:.4f}; checked every {self.every} steps, "
             f"caps {self.max_epochs:g} epochs / {self.max_seconds:.0f} s)"
         )
-
-
-def validation_loss(plm, hist, val: list[Example], batch_size: int = 16, hide_history: bool = False) -> Callable:
-    """The mean answer-token NLL on the validation users (lower is better): one forward pass per batch."""
-    from .train import dev_loss
-
-    return lambda plug: dev_loss(plug, plm, hist, val, batch_size, hide_history)

@@ -14,7 +14,9 @@ from ..lamp.metrics import metric_keys
 from ..lamp.tasks import get_task
 from ..model.plug import PersonaPlug, read_plug_config, trained_as
 from .methods import COMPARE_METHODS, get_method, method_examples, variant_config
-from .pipeline import PeakMemory, Stack, markdown_table, open_plug, public, result_row, train
+from .report import PeakMemory, markdown_table, public, result_row
+from .stack import Stack, open_plug
+from .train import train
 
 
 def decodings_for(task: str, method: str, pplug_rank: bool = False) -> list[str]:

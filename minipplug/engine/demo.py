@@ -13,7 +13,9 @@ from ..config import PPlugConfig
 from ..lamp.data import load_examples, spread
 from ..lamp.samples import sample_paths
 from .methods import method_examples
-from .pipeline import load_stack, markdown_table, public, result_row, train
+from .report import markdown_table, public, result_row
+from .stack import load_stack
+from .train import train
 
 
 @dataclass

@@ -19,10 +19,14 @@ import torch
 
 from ..atomic import atomic_dir
 from ..config import PPlugConfig
+from ..errors import InputError
 from ..lamp.data import Example
 from ..model.encoder import HistoryEncoder
 from ..model.injection import PPlugLM
 from ..model.plug import CheckpointError, PersonaPlug, read_plug_config, soft_tokens
+from .autostop import AutoLength, AutoStop, split_validation_users
+from .methods import TRAINABLE, method_examples, variant_config
+from .stack import Stack, new_plug
 
 STATE_TENSORS, STATE_JSON = "training_state.safetensors", "training_state.json"
 
@@ -370,4 +374,56 @@ def train_plug(
     if out_dir and accelerator.is_main_process:
         save(step, result.seconds)
     accelerator.wait_for_everyone()
+    return result
+
+
+def train(
+    stack: Stack,
+    train_ex: list[Example],
+    dev_ex: list[Example] | None,
+    method: str = "pplug",
+    out_dir: str | os.PathLike | None = None,
+    cfg: PPlugConfig | None = None,
+    resume: bool = False,
+    save_every: int = 0,
+    auto: AutoLength | None = None,
+) -> TrainResult:
+    """Train a plug for `pplug`, a variant or the `pplug-no-history` control (the same plug, histories hidden).
+
+    A variant trains with its own config override and, for pplug+retrieval, its retrieval prompts; the method
+    name is saved beside the weights so that `predict` can refuse a checkpoint trained as something else.
+    resume and save_every: see train_plug. auto: decide the length from validation users instead of cfg.epochs
+    (result.autostop then says what was chosen and why).
+    """
+    if method not in TRAINABLE:
+        raise InputError(f"train --method must be one of {', '.join(TRAINABLE)}, got '{method}'")
+    cfg = variant_config(cfg or stack.cfg, method)
+    tok, hist = stack.plm.tokenizer, stack.hist
+    train_ex = method_examples(method, train_ex, cfg.task, tok, cfg.max_input_tokens, hist)
+    dev_ex = method_examples(method, dev_ex, cfg.task, tok, cfg.max_input_tokens, hist) if dev_ex else dev_ex
+    plug = new_plug(stack, cfg)
+    hide = method == "pplug-no-history"
+    monitor = None
+    if auto is not None:
+        train_ex, val = split_validation_users(train_ex, auto.share, cfg.seed)
+        every = auto.every or max(1, math.ceil(len(train_ex) / (cfg.batch_size * cfg.grad_accum)) // 2)
+        # The validation score: the mean answer-token NLL of the held-out users (lower is better).
+        loss = lambda p: dev_loss(p, stack.plm, stack.hist, val, cfg.eval_batch_size, hide)  # noqa: E731
+        monitor = AutoStop(loss, every, auto.patience, auto.max_seconds, auto.max_epochs)
+        cfg = cfg.replace(epochs=auto.max_epochs)
+    result = train_plug(
+        cfg,
+        plug,
+        stack.plm,
+        stack.hist,
+        train_ex,
+        dev_ex,
+        hide_history=hide,
+        out_dir=out_dir,
+        meta={"method": method},
+        resume=resume,
+        save_every=save_every,
+        monitor=monitor,
+    )
+    result.autostop = monitor
     return result

@@ -23,7 +23,7 @@ from minipplug.course.explorer import (
     project_2d,
     user_embeddings,
 )
-from minipplug.engine.pipeline import Stack
+from minipplug.engine.stack import Stack
 from minipplug.engine.train import soft_tokens
 from minipplug.lamp.tasks import LAMP2_TAGS
 from minipplug.model.encoder import HistoryEncoder

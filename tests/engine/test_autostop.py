@@ -6,8 +6,9 @@ import pytest
 import torch
 from pplug_tiny import tiny_config, tiny_examples, tiny_llama, tiny_sentence_encoder
 
-from minipplug.engine.autostop import AutoStop, split_validation_users
-from minipplug.engine.pipeline import AutoLength, Stack, train
+from minipplug.engine.autostop import AutoLength, AutoStop, split_validation_users
+from minipplug.engine.stack import Stack
+from minipplug.engine.train import train
 from minipplug.lamp.data import Example
 from minipplug.model.encoder import HistoryEncoder
 from minipplug.model.injection import PPlugLM
@@ -86,7 +87,7 @@ def test_train_with_automatic_length_on_a_tiny_stack(tmp_path) -> None:
     held = {e.user for e in ex} - {e.user for e in split_validation_users(ex, 0.15, cfg.seed)[0]}
     assert len(held) == 1 and stop.checks and 1 <= result.steps
     # The saved plug is the one validation chose: its weights equal the best state kept in memory.
-    from minipplug.engine.pipeline import open_plug
+    from minipplug.engine.stack import open_plug
 
     saved = open_plug(stack, tmp_path / "ck").trainable_state_dict()
     assert all(torch.equal(saved[k], v) for k, v in result.plug.trainable_state_dict().items())

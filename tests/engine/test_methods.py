@@ -22,8 +22,8 @@ from minipplug.engine.methods import (
     swap_histories,
     variant_config,
 )
-from minipplug.engine.pipeline import Stack
 from minipplug.engine.retrieval import retrieval_prompts
+from minipplug.engine.stack import Stack
 from minipplug.lamp.data import Example
 from minipplug.lamp.samples import LAMP2_INSTRUCTION
 from minipplug.model.encoder import HistoryEncoder
@@ -203,19 +203,23 @@ def test_compare_rows_and_reuse_of_saved_plugs(stack: Stack, tmp_path: Path, mon
 
 
 def test_compare_trains_each_variant_with_its_own_config_and_prompts(stack: Stack, tmp_path: Path, monkeypatch) -> None:
-    from minipplug.engine import compare, pipeline
-    from minipplug.engine.pipeline import open_plug
+    import sys
+
+    from minipplug.engine import compare
+
+    train_module = sys.modules["minipplug.engine.train"]  # the module: the package exports its function `train`
+    from minipplug.engine.stack import open_plug
     from minipplug.engine.train import soft_tokens
     from minipplug.model.plug import read_plug_config
 
     seen: dict[str, list[str]] = {}
-    real = pipeline.train_plug
+    real = train_module.train_plug
 
     def spy(cfg, plug, plm, hist, train_examples, *a, meta=None, **k):
         seen[meta["method"]] = [e.input for e in train_examples]
         return real(cfg, plug, plm, hist, train_examples, *a, meta=meta, **k)
 
-    monkeypatch.setattr(pipeline, "train_plug", spy)
+    monkeypatch.setattr(train_module, "train_plug", spy)
     ex = lamp2_examples()
     variants = ["pplug", "pplug+retrieval", "pplug-mean-pooling", "pplug-no-instruction", "pplug-top4"]
     rows = compare.run_compare(stack, ex, ex, tmp_path, variants, progress=False)

@@ -1,0 +1,129 @@
+"""Results rows and tables: a method's predictions scored, with prompt length, speed, memory and collapse."""
+
+from __future__ import annotations
+
+import resource
+import sys
+
+import torch
+
+from ..lamp.data import Example
+from ..lamp.metrics import metric_keys, top_share
+from ..lamp.tasks import get_task
+from ..model.plug import PersonaPlug
+from .methods import get_method
+from .predict import evaluate, predict
+from .stack import Stack
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (MB), or peak CUDA memory on a GPU."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+class PeakMemory:
+    """Peak memory (MB) inside a `with` block: CUDA's counter on a GPU, sampled process RSS on a CPU."""
+
+    def __enter__(self) -> "PeakMemory":
+        self.mb = 0.0
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+            return self
+        import threading
+
+        import psutil
+
+        proc, self._stop = psutil.Process(), threading.Event()
+
+        def sample():
+            while True:
+                self.mb = max(self.mb, proc.memory_info().rss / 2**20)
+                if self._stop.wait(0.02):
+                    break
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if torch.cuda.is_available():
+            self.mb = torch.cuda.max_memory_allocated() / 2**20
+        else:
+            self._stop.set()
+            self._thread.join()
+
+
+def result_row(
+    stack: Stack,
+    examples: list[Example],
+    task: str,
+    method: str,
+    plug: PersonaPlug | None = None,
+    decoding: str = "generate",
+    split: str = "dev",
+    prompts: list[str] | None = None,
+    label: str | None = None,
+    progress: bool = True,
+    train_seconds: float | None = None,
+) -> dict:
+    """Predict with a method (its examples already as method_examples gives them) and return its results row:
+    official metrics, prompt tokens, seconds per example, and how concentrated the answers are."""
+    with PeakMemory() as mem:
+        pred = predict(
+            examples,
+            task,
+            stack.plm,
+            plug,
+            stack.hist,
+            get_method(method).soft,
+            decoding,
+            stack.cfg.eval_batch_size,
+            stack.cfg.num_beams,
+            prompts=prompts,
+            progress=progress,
+        )
+    metrics = evaluate(examples, task, pred)
+    row = {"method": label or method, "task": get_task(task).name, "split": split, "decoding": decoding}
+    row.update({k: round(metrics[k], 4) for k in metric_keys(task)})
+    row.update(
+        {
+            "prompt_tokens_mean": round(pred.prompt_tokens_mean, 1),
+            "seconds_per_example": round(pred.seconds_per_example, 4),
+            "examples": len(examples),
+            "peak_memory_mb": round(mem.mb, 1),
+        }
+    )
+    if get_task(task).labels:
+        # Collapse shows here: a plug that answers one label everywhere has a top share far above the gold's.
+        label, share = top_share(list(pred.answers.values()))
+        row.update(
+            {
+                "top_answer": label,
+                "top_answer_share": round(share, 3),
+                "top_gold_share": round(top_share([e.target for e in examples])[1], 3),
+            }
+        )
+    if train_seconds is not None:
+        row["train_seconds"] = round(train_seconds, 1)
+    row["_answers"] = pred.answers
+    return row
+
+
+def public(row: dict) -> dict:
+    """A row without the private answers."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows as a markdown table (metrics rounded to 3 decimals)."""
+    rows = [public(r) for r in rows]
+    keys = [k for k in rows[0] if k not in {"task", "split", "examples"}]
+    for r in rows[1:]:
+        keys += [k for k in r if k not in keys and k not in {"task", "split", "examples"}]
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) and abs(v) < 10 else ("" if v is None else str(v))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(fmt(r.get(k)) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
