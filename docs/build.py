@@ -17,11 +17,10 @@ DOCS = Path(__file__).resolve().parent
 DEFAULT_OUT = DOCS / "_build" / "html"
 
 
-def build(out: Path = DEFAULT_OUT, quiet: bool = True) -> float:
-    """Run Sphinx (html builder) from docs/ into out; return the seconds it took."""
+def build(out: Path = DEFAULT_OUT) -> float:
+    """Run Sphinx (html builder, -q: warnings only) from docs/ into out; return the seconds it took."""
     start = time.perf_counter()
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-j", "1", str(DOCS), str(out)]
-    subprocess.run(cmd + (["-q"] if quiet else []), check=True)
+    subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", str(DOCS), str(out)], check=True)
     return time.perf_counter() - start
 
 
@@ -88,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     out = parser.parse_args().out
-    seconds = build(out, quiet=False)
+    seconds = build(out)
     broken = broken_links(out)
     for line in broken:
         print(f"broken link: {line}", file=sys.stderr)

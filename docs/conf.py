@@ -53,8 +53,16 @@ def copy_notebooks(app: object = None, config: object = None) -> None:
             shutil.copyfile(nb, target)  # only changed chapters are rebuilt
 
 
+def data_entry(module: str, name: str, value: object) -> str:
+    """A table of the API (TASKS, COMPARE_METHODS): its type and its keys, not its whole value."""
+    keys = ", ".join(f"``{k}``" for k in value)
+    return f".. py:data:: {module}.{name}\n   :type: {type(value).__name__}\n\n   {len(value)} entries: {keys}."
+
+
 def api_page() -> str:
     """The API reference: the curated top-level names (minipplug._API), grouped by the module that defines them."""
+    from importlib import import_module
+
     from minipplug import _API
 
     modules: dict[str, list[str]] = {}
@@ -62,9 +70,12 @@ def api_page() -> str:
         modules.setdefault(module, []).append(name)
     parts = []
     for module in sorted(modules):
-        members = ", ".join(modules[module])
-        directive = f".. automodule:: minipplug.{module}\n   :members: {members}"
-        parts.append(f"## `minipplug.{module}`\n\n```{{eval-rst}}\n{directive}\n```\n")
+        mod = import_module(f"minipplug.{module}")
+        code = [n for n in modules[module] if callable(getattr(mod, n))]
+        data = [n for n in modules[module] if n not in code]  # tables such as TASKS: name and type, not the value
+        rst = [f".. automodule:: minipplug.{module}\n   :members: {', '.join(code)}"] if code else []
+        rst += [data_entry(f"minipplug.{module}", n, getattr(mod, n)) for n in data]
+        parts.append(f"## `minipplug.{module}`\n\n```{{eval-rst}}\n" + "\n\n".join(rst) + "\n```\n")
     return "\n".join(parts)
 
 
