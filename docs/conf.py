@@ -56,7 +56,8 @@ def copy_notebooks(app: object = None, config: object = None) -> None:
 def data_entry(module: str, name: str, value: object) -> str:
     """A table of the API (TASKS, COMPARE_METHODS): its type and its keys, not its whole value."""
     keys = ", ".join(f"``{k}``" for k in value)
-    return f".. py:data:: {module}.{name}\n   :type: {type(value).__name__}\n\n   {len(value)} entries: {keys}."
+    head = f".. py:data:: {name}\n   :module: {module}\n   :type: {type(value).__name__}"
+    return f"{head}\n\n   {len(value)} entries: {keys}."
 
 
 def api_page() -> str:
