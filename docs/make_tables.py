@@ -169,25 +169,32 @@ def notebook_times_table(run: list[dict]) -> str:
 
 
 def recipe_sweep_table(rows: list[dict]) -> str:
-    """benchmarks/sweep_recipe.py's rows: PPlug with automatic length against its three controls."""
-    header = [
-        "dataset",
-        "metric",
-        "pplug",
-        "no-history",
-        "swapped",
-        "zero-shot",
-        "oracle",
-        "steps (kept)",
-        "training s",
-    ]
-    header += ["top answer share vs its gold share (pplug; control)"]
+    """benchmarks/sweep_recipe.py's rows: PPlug with automatic length against its three controls.
+
+    The file is append-only: a later row for the same dataset, recipe and seed supersedes an earlier one, which
+    moves to a second table."""
+    latest = {(r["dataset"], r["recipe"], r["seed"]): r for r in rows}
+    current = list(latest.values())
+    superseded = [r for r in rows if latest[(r["dataset"], r["recipe"], r["seed"])] is not r]
+    out = _recipe_rows(current)
+    return out + (
+        f"\nSuperseded by a later row of the same dataset, recipe and seed:\n\n{_recipe_rows(superseded)}"
+        if superseded
+        else ""
+    )
+
+
+def _recipe_rows(rows: list[dict]) -> str:
+    """One table line per sweep row."""
+    header = ["dataset", "recipe", "seed", "metric", "pplug", "no-history", "swapped", "zero-shot", "oracle"]
+    header += ["steps (kept)", "training s", "top answer share vs its gold share (pplug; control)"]
     body = []
     for r in rows:
         task = r.get("task") or r["rows"][0]["task"]
         share = "(no labels)" if r.get("top_answer") is None else _shares(r)
         body.append(
-            [f"{r['dataset']} ({task}, {r['train_examples']} / {r['dev_examples']})", r.get("metric", "accuracy")]
+            [f"{r['dataset']} ({task}, {r['train_examples']} / {r['dev_examples']})", r["recipe"], str(r["seed"])]
+            + [r.get("metric", "accuracy")]
             + [fmt(r[k]) for k in ("pplug", "no_history", "swapped", "zero_shot", "oracle")]
             + [f"{r['steps']} ({r['kept_step']})", fmt(r["train_seconds"], 0), share]
         )

@@ -129,9 +129,20 @@ def test_a_missing_run_says_so(site):
 def test_recipe_sweep_table_matches_its_file(site):
     rows = page_rows(site, "training.html")
     for r in jsonl("sweep_recipe.jsonl"):
-        wanted = [f"{r[k]:.3f}" for k in ("pplug", "no_history", "swapped", "zero_shot", "oracle")]
+        wanted = [r["recipe"], str(r["seed"]), r.get("metric", "accuracy")]
+        wanted += [f"{r[k]:.3f}" for k in ("pplug", "no_history", "swapped", "zero_shot", "oracle")]
         wanted.append(f"{r['steps']} ({r['kept_step']})")
-        assert any(row[0].startswith(r["dataset"] + " ") and row[2:8] == wanted for row in rows), r["dataset"]
+        assert any(row[0].startswith(r["dataset"] + " ") and row[1:10] == wanted for row in rows), r["dataset"]
+
+
+def test_a_later_sweep_row_supersedes_the_earlier_one(tmp_path, monkeypatch):
+    tables = _script("make_tables")
+    rows = jsonl("sweep_recipe.jsonl")
+    again = dict(rows[0], pplug=0.1234)
+    page = tables.recipe_sweep_table(rows + [again])
+    current, superseded = page.split("Superseded by a later row")
+    assert "0.123" in current and f"{rows[0]['pplug']:.3f}" in superseded
+    assert current.count(f"| {rows[0]['dataset']} (") == 1
 
 
 def test_scale_table_and_growth_exponents_match_scale_json(site):
