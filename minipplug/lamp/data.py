@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..atomic import atomic_write_text
 from ..errors import InputError
 from .tasks import TaskSpec, get_task
+from .users import profile_users
 
 if TYPE_CHECKING:
     import datasets
@@ -163,7 +164,7 @@ def load_examples(
                 detail += ("; " if detail else "") + f"{len(extra)} gold ids match no question (first: '{extra[0]}')"
             raise LaMPFormatError(f"{outputs}: field 'golds': ids do not match {questions}: {detail}")
     examples = []
-    for rec in records:
+    for rec, user in zip(records, question_users(records)):
         qid = str(rec["id"])
         examples.append(
             Example(
@@ -173,10 +174,19 @@ def load_examples(
                 history=[spec.item_text(item) for item in rec["profile"]],
                 profile=rec["profile"],
                 target=golds[qid] if golds is not None else None,
-                user=str(rec["user_id"]) if rec.get("user_id") is not None else None,
+                user=user,
             )
         )
     return examples
+
+
+def question_users(records: list[dict]) -> list[str | None]:
+    """Each question's user: its `user_id` where given, else a fingerprint of its profile (see users.py), so that
+    LaMP's own files (which have no user_id) keep a user's questions together; None for an empty profile."""
+    inferred = profile_users([rec["profile"] for rec in records])
+    return [
+        str(rec["user_id"]) if rec.get("user_id") is not None else (inf or None) for rec, inf in zip(records, inferred)
+    ]
 
 
 def profile_stats(task: str, examples: list[Example]) -> dict:
