@@ -204,6 +204,17 @@ def _date(rng: random.Random, index: int) -> str:
     return f"{2010 + index // 12:04d}-{index % 12 + 1:02d}-{rng.randint(1, 28):02d}"
 
 
+def _unseen(draw, rng: random.Random, seen: set[str], qid: str) -> tuple[str, str]:
+    """A question (text, gold) whose text is not in the user's profile: a real user is not asked about an item they
+    already rated or tagged. A clash is redrawn from a generator seeded by the question id, so the main stream, and
+    with it every other question, stays as it was."""
+    text, gold = draw(rng)
+    redraw = random.Random(f"redraw-{qid}")
+    while text in seen:
+        text, gold = draw(redraw)
+    return text, gold
+
+
 def _lamp2_record(rng: random.Random, fav: str, uid: str, idx: int) -> tuple[str, str]:
     other = rng.choice([t for t in LAMP2_TAGS if t != fav])
     a, b = (fav, other) if rng.random() < 0.5 else (other, fav)
@@ -228,8 +239,9 @@ def make_lamp2(
                 desc, tag = _lamp2_record(rng, fav, uid, j)
                 profile.append({"id": f"{uid}-p{j:02d}", "description": desc, "tag": tag, "date": _date(rng, j)})
             for q in range(nq):
-                desc, tag = _lamp2_record(rng, fav, uid, q)
                 qid = f"2{split[0]}{u:03d}{q:02d}"
+                seen = {item["description"] for item in profile}
+                desc, tag = _unseen(lambda r: _lamp2_record(r, fav, uid, q), rng, seen, qid)
                 questions.append({"id": qid, "user_id": uid, "input": LAMP2_INSTRUCTION + desc, "profile": profile})
                 golds.append({"id": qid, "output": tag})
         splits[split] = (questions, golds)
@@ -241,12 +253,12 @@ def make_lamp3(
 ):
     """LaMP_3-style rating: base sentiment from the wording, plus the user's strictness offset."""
 
-    def review(offset: int) -> tuple[str, str]:
-        base = rng.choice([2, 3, 4])
-        text = rng.choice(SENTIMENT[base]).format(p=rng.choice(PRODUCTS))
+    def review(offset: int, r: random.Random = rng) -> tuple[str, str]:
+        base = r.choice([2, 3, 4])
+        text = r.choice(SENTIMENT[base]).format(p=r.choice(PRODUCTS))
         stars = min(5, max(1, base + offset))
-        if rng.random() < NOISE:
-            stars = min(5, max(1, stars + rng.choice([-1, 1])))
+        if r.random() < NOISE:
+            stars = min(5, max(1, stars + r.choice([-1, 1])))
         return text, str(stars)
 
     splits, personas = {}, {}
@@ -269,8 +281,9 @@ def make_lamp3(
                     }
                 )
             for q in range(nq):
-                text, stars = review(offset)
                 qid = f"3{split[0]}{u:03d}{q:02d}"
+                seen = {item["text"] for item in profile}
+                text, stars = _unseen(lambda r: review(offset, r), rng, seen, qid)
                 questions.append({"id": qid, "user_id": uid, "input": LAMP3_INSTRUCTION + text, "profile": profile})
                 golds.append({"id": qid, "output": stars})
         splits[split] = (questions, golds)
@@ -289,12 +302,14 @@ def make_lamp7(
             opener = OPENERS[u % len(OPENERS)]
             tag = HASHTAGS[(u // len(OPENERS) + u) % len(HASHTAGS)]
             personas[uid] = (opener, tag)
+            # The user's questions and past tweets come from disjoint tweets: the gold is never in the profile.
+            tweets = rng.sample(TWEETS, len(TWEETS))
+            asked, written = tweets[:nq], tweets[nq:]
             profile = [
-                {"id": f"{uid}-p{j:02d}", "text": f"{opener} {rng.choice(TWEETS)} {tag}", "date": _date(rng, j)}
+                {"id": f"{uid}-p{j:02d}", "text": f"{opener} {rng.choice(written)} {tag}", "date": _date(rng, j)}
                 for j in range(rng.randint(6, 16))
             ]
-            for q in range(nq):
-                tweet = rng.choice(TWEETS)
+            for q, tweet in enumerate(asked):
                 qid = f"7{split[0]}{u:03d}{q:02d}"
                 questions.append({"id": qid, "user_id": uid, "input": LAMP7_INSTRUCTION + tweet, "profile": profile})
                 golds.append({"id": qid, "output": f"{opener} {tweet} {tag}"})
@@ -314,6 +329,16 @@ def _sotu_author(president: str, year: int) -> str:
         cut, early, late = firsts[president]
         return f"{early if year < cut else late} {president}"
     return president
+
+
+def _unleaked(picks: list, pool: list, profile: list[dict], seed: str) -> list:
+    """The picked paragraphs, each whose opening sentence or rest already stands in the profile (a repeated
+    formula such as "The President.") swapped for a clean one from the pool (a generator seeded by `seed`)."""
+    past = [f"{item['title']} {item['text']}" for item in profile]
+    leaks = lambda p: any(p[0] in t or p[1] in t for t in past)  # noqa: E731
+    spare = [p for p in pool if p not in picks and not leaks(p)]
+    random.Random(seed).shuffle(spare)
+    return [spare.pop() if leaks(p) and spare else p for p in picks]
 
 
 def make_lamp4_sotu(rng: random.Random, queries: int = 4, max_profile: int = 40, dev_share: float = 0.34):
@@ -346,7 +371,8 @@ def make_lamp4_sotu(rng: random.Random, queries: int = 4, max_profile: int = 40,
                 {"id": f"{split}-a{a_idx:02d}-p{j:02d}", "title": first, "text": rest, "date": f"{year}-01-01"}
                 for j, (first, rest, year) in enumerate(history)
             ]
-            for q, (first, rest, _) in enumerate(rng.sample(last, min(queries, len(last)))):
+            picks = _unleaked(rng.sample(last, min(queries, len(last))), last, profile, f"redraw-{author}")
+            for q, (first, rest, _) in enumerate(picks):
                 qid = f"4{split[0]}{a_idx:02d}{q:02d}"
                 questions.append({"id": qid, "user_id": author, "input": LAMP4_INSTRUCTION + rest, "profile": profile})
                 golds.append({"id": qid, "output": first})
