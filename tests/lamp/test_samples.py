@@ -12,7 +12,6 @@ import pytest
 
 from minipplug.lamp.metrics import score
 from minipplug.lamp.samples import (
-    LAMP2_TAGS,
     LAMP7_INSTRUCTION,
     OPENERS,
     SENTIMENT,
@@ -23,7 +22,7 @@ from minipplug.lamp.samples import (
     make_lamp2_hard,
     make_samples,
 )
-from minipplug.lamp.tasks import get_task
+from minipplug.lamp.tasks import LAMP2_TAGS, get_task
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data_samples"
