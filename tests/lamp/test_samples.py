@@ -26,7 +26,7 @@ from minipplug.lamp.tasks import LAMP2_TAGS, get_task
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data_samples"
-NAMES = ["lamp2_tags", "lamp3_ratings", "lamp7_style", "lamp4_sotu"]
+NAMES = ["lamp2_tags", "lamp3_ratings", "lamp7_style", "lamp4_sotu", "lamp2_kinds"]
 
 
 def _load(name: str, split: str) -> tuple[list[dict], dict[str, str]]:
@@ -61,7 +61,7 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
     assert s1 == s2
     files1 = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     files2 = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*") if p.is_file())
-    assert files1 == files2 and len(files1) == 20
+    assert files1 == files2 and len(files1) == 5 * len(NAMES)
     for rel in files1:
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes(), rel
     # a different seed gives different data

@@ -2,7 +2,8 @@
 
 Each synthetic task plants a per-user signal that the input alone cannot reveal, so a method can only reach
 the oracle by reading the user's history: ``lamp2_tags`` (tags.py), ``lamp3_ratings`` (ratings.py),
-``lamp7_style`` (style.py) and ``lamp4_sotu`` (speeches.py, real text). Shared helpers are in common.py.
+``lamp7_style`` (style.py), ``lamp4_sotu`` (speeches.py, real text) and ``lamp2_kinds`` (kinds.py: the answer
+needs the question and the history together). Shared helpers are in common.py.
 
 Dev users never appear in train (LaMP's user-based split), so dev measures what a *new* user gets; no question
 is answered verbatim in its own user's profile. Re-running ``make_samples`` reproduces every file byte for byte.
@@ -20,9 +21,10 @@ from pathlib import Path
 from ...atomic import atomic_write_text
 from ...config import cache_dir
 from ..data import load_examples
-from . import ratings, speeches, style, tags
+from . import kinds, ratings, speeches, style, tags
 from .common import NOISE, SEED, Sample, _dump, size_fields, write_splits
 from .hard import hard_oracle, make_hard_samples, make_lamp2_hard
+from .kinds import KIND_CUES, KIND_TAGS, kind_of, make_lamp2_kinds
 from .ratings import LAMP3_INSTRUCTION, PRODUCTS, SENTIMENT, make_lamp3
 from .speeches import LAMP4_INSTRUCTION, make_lamp4_sotu
 from .style import HASHTAGS, LAMP7_INSTRUCTION, OPENERS, TWEETS, make_lamp7
@@ -33,6 +35,7 @@ GENERATORS: dict[str, Sample] = {
     "lamp3_ratings": ratings.SAMPLE,
     "lamp7_style": style.SAMPLE,
     "lamp4_sotu": speeches.SAMPLE,
+    "lamp2_kinds": kinds.SAMPLE,
 }
 
 
@@ -52,7 +55,7 @@ def make_sample(out: Path, name: str, seed: int = SEED) -> dict:
     write_splits(folder, task, splits)
     dev = load_examples(task, folder / "dev_questions.json", folder / "dev_outputs.json")  # the package's check
     summary = {"name": name, "task": task, "seed": seed, **size_fields(splits)}
-    summary.update(sample.dev_scores(task, splits["dev"][0], personas, {e.id: e.target for e in dev}))
+    summary.update(sample.dev_scores(task, splits, personas, {e.id: e.target for e in dev}))
     atomic_write_text(folder / "summary.json", _dump(summary))
     return summary
 
@@ -79,6 +82,8 @@ def sample_paths(name: str = "lamp2_tags", root: str | os.PathLike | None = None
 __all__ = [
     "GENERATORS",
     "HASHTAGS",
+    "KIND_CUES",
+    "KIND_TAGS",
     "LAMP2_INSTRUCTION",
     "LAMP3_INSTRUCTION",
     "LAMP4_INSTRUCTION",
@@ -93,9 +98,11 @@ __all__ = [
     "_lamp2_record",
     "cued_tags",
     "hard_oracle",
+    "kind_of",
     "make_hard_samples",
     "make_lamp2",
     "make_lamp2_hard",
+    "make_lamp2_kinds",
     "make_lamp3",
     "make_lamp4_sotu",
     "make_lamp7",

@@ -21,7 +21,7 @@ class Sample:
     """A bundled sample: its generator (rng -> task, splits, personas) and the dev scores its summary records."""
 
     generate: Callable[[random.Random], tuple[str, Splits, dict]]
-    dev_scores: Callable[[str, list[dict], dict, dict[str, str]], dict]  # (task, dev questions, personas, golds)
+    dev_scores: Callable[[str, Splits, dict, dict[str, str]], dict]  # (task, splits, personas, dev golds)
 
 
 def _date(rng: random.Random, index: int) -> str:

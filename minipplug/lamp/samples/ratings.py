@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from ..metrics import score
-from .common import NOISE, Sample, _date, _unseen, rounded
+from .common import NOISE, Sample, Splits, _date, _unseen, rounded
 
 LAMP3_INSTRUCTION = (
     "What is the score of the following review on a scale of 1 to 5? just answer with 1, 2, 3, 4, or 5 "
@@ -93,8 +93,9 @@ def base_rating(text: str) -> int:
     return next(b for b, frames in SENTIMENT.items() for f in frames if f.split("{p}")[1] in text)
 
 
-def dev_scores(task: str, questions: list[dict], personas: dict, gold: dict[str, str]) -> dict:
+def dev_scores(task: str, splits: Splits, personas: dict, gold: dict[str, str]) -> dict:
     """The oracle (wording's base + the user's offset) and the best guess from the input alone (the base)."""
+    questions = splits["dev"][0]
     oracle = {q["id"]: str(min(5, max(1, base_rating(q["input"]) + personas[q["user_id"]]))) for q in questions}
     only = {q["id"]: str(base_rating(q["input"])) for q in questions}
     return {"dev_oracle": rounded(score(task, oracle, gold)), "dev_input_only_best": rounded(score(task, only, gold))}

@@ -8,7 +8,7 @@ import random
 import re
 
 from ..metrics import score
-from .common import Sample, rounded
+from .common import Sample, Splits, rounded
 
 LAMP4_INSTRUCTION = "Generate a headline for the following article: "
 
@@ -76,8 +76,9 @@ def make_lamp4_sotu(rng: random.Random, queries: int = 4, max_profile: int = 40,
     return "LaMP_4", splits, {a: a for a in authors}
 
 
-def dev_scores(task: str, questions: list[dict], personas: dict, gold: dict[str, str]) -> dict:
+def dev_scores(task: str, splits: Splits, personas: dict, gold: dict[str, str]) -> dict:
     """Real text has no planted oracle (the gold scores 1.0); a simple reference: the paragraph's next sentence."""
+    questions = splits["dev"][0]
     ref = {q["id"]: re.split(r"(?<=[.!?])\s+(?=[A-Z])", q["input"][len(LAMP4_INSTRUCTION) :])[0] for q in questions}
     return {"dev_reference_next_sentence": rounded(score(task, ref, gold))}
 

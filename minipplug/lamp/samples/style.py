@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from ..metrics import score
-from .common import Sample, _date, rounded
+from .common import Sample, Splits, _date, rounded
 
 LAMP7_INSTRUCTION = "Paraphrase the following tweet without any explanation before or after it: "
 
@@ -63,8 +63,9 @@ def make_lamp7(
     return "LaMP_7", splits, personas
 
 
-def dev_scores(task: str, questions: list[dict], personas: dict, gold: dict[str, str]) -> dict:
+def dev_scores(task: str, splits: Splits, personas: dict, gold: dict[str, str]) -> dict:
     """The oracle (the user's opener and hashtag around the tweet) and the input alone (the tweet, copied)."""
+    questions = splits["dev"][0]
     tweet = lambda q: q["input"][len(LAMP7_INSTRUCTION) :]  # noqa: E731
     oracle = {q["id"]: f"{personas[q['user_id']][0]} {tweet(q)} {personas[q['user_id']][1]}" for q in questions}
     only = {q["id"]: tweet(q) for q in questions}

@@ -8,7 +8,7 @@ import random
 
 from ..metrics import score
 from ..tasks import LAMP2_TAGS
-from .common import NOISE, Sample, _date, _unseen, rounded
+from .common import NOISE, Sample, Splits, _date, _unseen, rounded
 
 LAMP2_INSTRUCTION = (
     "Which tag does this movie relate to among the following tags? Just answer with the tag name without "
@@ -142,8 +142,9 @@ def make_lamp2(
     return "LaMP_2", splits, personas
 
 
-def dev_scores(task: str, questions: list[dict], personas: dict, gold: dict[str, str]) -> dict:
+def dev_scores(task: str, splits: Splits, personas: dict, gold: dict[str, str]) -> dict:
     """The oracle (each user's favourite tag) and the best guess from the input alone (between the cued tags)."""
+    questions = splits["dev"][0]
     oracle = {q["id"]: personas[q["user_id"]] for q in questions}
     # Without history the two cued tags are indistinguishable: a guess between them is right half the time.
     hits = [0.5 * (gold[q["id"]] in cued_tags(q["input"])) for q in questions]
