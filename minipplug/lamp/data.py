@@ -90,18 +90,22 @@ def read_questions(path: str | os.PathLike, task: str | TaskSpec) -> list[dict]:
         if not isinstance(rec["profile"], list):
             raise _fail(path, where, f"field 'profile' must be a list, got {type(rec['profile']).__name__}")
         for j, item in enumerate(rec["profile"]):
-            iwhere = f"record {i}, profile item {j}"
-            if not isinstance(item, dict):
-                raise _fail(path, iwhere, f"must be a JSON object, got {type(item).__name__}")
-            for key in spec.item_fields:
-                _string_field(path, iwhere, item, key, allow_number=(key == spec.numeric_field))
-            if spec.numeric_field:
-                key = spec.numeric_field
-                try:
-                    float(str(item[key]).strip())
-                except ValueError:
-                    raise _fail(path, iwhere, f"field '{key}' is not a number: {item[key]!r}") from None
+            _check_item(path, f"record {i}, profile item {j}", item, spec)
     return data
+
+
+def _check_item(path: Path, where: str, item, spec: TaskSpec) -> None:
+    """A profile item has the task's fields as strings (the numeric one may be a number, and must parse)."""
+    if not isinstance(item, dict):
+        raise _fail(path, where, f"must be a JSON object, got {type(item).__name__}")
+    for key in spec.item_fields:
+        _string_field(path, where, item, key, allow_number=(key == spec.numeric_field))
+    if spec.numeric_field:
+        key = spec.numeric_field
+        try:
+            float(str(item[key]).strip())
+        except ValueError:
+            raise _fail(path, where, f"field '{key}' is not a number: {item[key]!r}") from None
 
 
 def check_gold(path: Path, where: str, value: str, spec: TaskSpec) -> None:
