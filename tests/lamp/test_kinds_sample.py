@@ -109,12 +109,16 @@ def test_the_top1_bm25_item_label_as_lamp_retrieves_it() -> None:
     assert SUMMARY["dev_history_majority"]["accuracy"] < got < SUMMARY["dev_oracle"]["accuracy"]
 
 
-def test_the_engines_bm25_agrees_with_the_summary() -> None:
+def test_the_rules_bm25_ranks_as_the_engines_retriever() -> None:
     from minipplug.engine.retrieval import retrieve_bm25
+    from minipplug.lamp.rules import bm25_ranking
     from minipplug.lamp.tasks import get_task
 
     spec = get_task("LaMP_2")
     examples = load_examples("LaMP_2", FOLDER / "dev_questions.json", FOLDER / "dev_outputs.json")
+    for e in examples:  # the same order, ties included, on every question
+        texts = [spec.retrieval_text(it) for it in e.profile]
+        assert bm25_ranking(texts, spec.retrieval_query(e.input))[:4] == retrieve_bm25(e, spec, 4), e.id
     top1 = {e.id: e.profile[retrieve_bm25(e, spec, 1)[0]]["tag"] for e in examples}
     assert round(accuracy(top1), 4) == SUMMARY["dev_top1_retrieved_label"]["accuracy"]
 
