@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..atomic import atomic_write_text
 from ..errors import InputError
 from .tasks import TaskSpec, get_task
+from .users import profile_users
 
 if TYPE_CHECKING:
     import datasets
@@ -89,18 +90,22 @@ def read_questions(path: str | os.PathLike, task: str | TaskSpec) -> list[dict]:
         if not isinstance(rec["profile"], list):
             raise _fail(path, where, f"field 'profile' must be a list, got {type(rec['profile']).__name__}")
         for j, item in enumerate(rec["profile"]):
-            iwhere = f"record {i}, profile item {j}"
-            if not isinstance(item, dict):
-                raise _fail(path, iwhere, f"must be a JSON object, got {type(item).__name__}")
-            for key in spec.item_fields:
-                _string_field(path, iwhere, item, key, allow_number=(key == spec.numeric_field))
-            if spec.numeric_field:
-                key = spec.numeric_field
-                try:
-                    float(str(item[key]).strip())
-                except ValueError:
-                    raise _fail(path, iwhere, f"field '{key}' is not a number: {item[key]!r}") from None
+            _check_item(path, f"record {i}, profile item {j}", item, spec)
     return data
+
+
+def _check_item(path: Path, where: str, item, spec: TaskSpec) -> None:
+    """A profile item has the task's fields as strings (the numeric one may be a number, and must parse)."""
+    if not isinstance(item, dict):
+        raise _fail(path, where, f"must be a JSON object, got {type(item).__name__}")
+    for key in spec.item_fields:
+        _string_field(path, where, item, key, allow_number=(key == spec.numeric_field))
+    if spec.numeric_field:
+        key = spec.numeric_field
+        try:
+            float(str(item[key]).strip())
+        except ValueError:
+            raise _fail(path, where, f"field '{key}' is not a number: {item[key]!r}") from None
 
 
 def check_gold(path: Path, where: str, value: str, spec: TaskSpec) -> None:
@@ -163,7 +168,7 @@ def load_examples(
                 detail += ("; " if detail else "") + f"{len(extra)} gold ids match no question (first: '{extra[0]}')"
             raise LaMPFormatError(f"{outputs}: field 'golds': ids do not match {questions}: {detail}")
     examples = []
-    for rec in records:
+    for rec, user in zip(records, question_users(records)):
         qid = str(rec["id"])
         examples.append(
             Example(
@@ -173,10 +178,19 @@ def load_examples(
                 history=[spec.item_text(item) for item in rec["profile"]],
                 profile=rec["profile"],
                 target=golds[qid] if golds is not None else None,
-                user=str(rec["user_id"]) if rec.get("user_id") is not None else None,
+                user=user,
             )
         )
     return examples
+
+
+def question_users(records: list[dict]) -> list[str | None]:
+    """Each question's user: its `user_id` where given, else a fingerprint of its profile (see users.py), so that
+    LaMP's own files (which have no user_id) keep a user's questions together; None for an empty profile."""
+    inferred = profile_users([rec["profile"] for rec in records])
+    return [
+        str(rec["user_id"]) if rec.get("user_id") is not None else (inf or None) for rec, inf in zip(records, inferred)
+    ]
 
 
 def profile_stats(task: str, examples: list[Example]) -> dict:

@@ -175,13 +175,19 @@ def test_make_samples_reproduces_committed_files(tmp_path: Path) -> None:
     proc = run_cli("data", "make-samples", "--out", str(out), cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     committed = sorted(p.relative_to(SAMPLES) for p in SAMPLES.rglob("*.json"))
-    assert len(committed) == 20  # 4 datasets x (2 splits x 2 files + summary)
+    assert len(committed) == 25  # 5 datasets x (2 splits x 2 files + summary)
     assert sorted(p.relative_to(out) for p in out.rglob("*.json")) == committed
     for rel in committed:
         assert (out / rel).read_bytes() == (SAMPLES / rel).read_bytes(), rel
     # stdout: one JSON summary per dataset, the same as its summary.json
     summaries = [json.loads(line) for line in proc.stdout.strip().splitlines()]
-    assert [s["name"] for s in summaries] == ["lamp2_tags", "lamp3_ratings", "lamp7_style", "lamp4_sotu"]
+    assert [s["name"] for s in summaries] == [
+        "lamp2_tags",
+        "lamp3_ratings",
+        "lamp7_style",
+        "lamp4_sotu",
+        "lamp2_kinds",
+    ]
     for s in summaries:
         assert s == json.loads((SAMPLES / s["name"] / "summary.json").read_text())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,6 +21,18 @@ from minipplug.lamp.data import (
     write_outputs,
 )
 from minipplug.lamp.tasks import get_task
+
+
+def by_profile(*items: dict) -> str:
+    """The user a file without user_id gets: named by SHA-1 of the sorted JSON of its first profile's items."""
+    lines = sorted(json.dumps(it, sort_keys=True) for it in items)
+    return "profile-" + hashlib.sha1("\n".join(lines).encode()).hexdigest()[:12]
+
+
+N1 = {"id": "n1", "text": "Prices rise again.", "title": "Markets", "category": "business"}
+H1 = {"id": "h1", "title": "Road closed", "text": "The main road is closed."}
+T1 = {"id": "t1", "title": "Dense Models", "abstract": "We study dense models."}
+E1 = {"id": "e1", "title": "Lunch", "text": "Lunch at noon?"}
 
 # (id, user, query, history, target) per question, written out by hand from conftest.FIXTURES and LAMP.md's tables.
 EXPECTED: dict[str, list[tuple[str, str | None, str, list[str], str]]] = {
@@ -46,7 +59,7 @@ EXPECTED: dict[str, list[tuple[str, str | None, str, list[str], str]]] = {
     "LaMP_2N": [
         (
             "250",
-            None,
+            by_profile(N1),  # 251's profile is part of 250's: one user whose profile grew (the time split)
             "Local team wins the cup.",
             [
                 "Markets Prices rise again. category: business",
@@ -55,7 +68,7 @@ EXPECTED: dict[str, list[tuple[str, str | None, str, list[str], str]]] = {
             ],
             "sports",
         ),
-        ("251", None, "A new school opens.", ["Markets Prices rise again. category: business"], "education"),
+        ("251", by_profile(N1), "A new school opens.", ["Markets Prices rise again. category: business"], "education"),
     ],
     "LaMP_3": [
         (
@@ -68,22 +81,28 @@ EXPECTED: dict[str, list[tuple[str, str | None, str, list[str], str]]] = {
         ("301", "r2", "Terrible.", ["Fine mug. score: 4"], "1"),
     ],
     "LaMP_4": [
-        ("400", None, "The bridge opened on Monday.", ["Road closed The main road is closed."], "Bridge opens"),
+        (
+            "400",
+            by_profile(H1),
+            "The bridge opened on Monday.",
+            ["Road closed The main road is closed."],
+            "Bridge opens",
+        ),
         (
             "401",
-            None,
+            by_profile(H1),
             "Rain all week.",
             ["Road closed The main road is closed.", "Sun returns Finally some sun."],
             "Wet week",
         ),
     ],
     "LaMP_5": [
-        ("500", None, "We study sparse models.", ["Dense Models We study dense models."], "Sparse Models"),
-        ("501", None, "A survey of graphs.", [], "Graphs"),
+        ("500", by_profile(T1), "We study sparse models.", ["Dense Models We study dense models."], "Sparse Models"),
+        ("501", None, "A survey of graphs.", [], "Graphs"),  # an empty profile names nobody,
     ],
     "LaMP_6": [
-        ("600", None, "Meeting moved to 3pm.", ["Lunch Lunch at noon?"], "New time"),
-        ("601", None, "Report attached.", ["Lunch Lunch at noon?"], "Report"),
+        ("600", by_profile(E1), "Meeting moved to 3pm.", ["Lunch Lunch at noon?"], "New time"),
+        ("601", by_profile(E1), "Report attached.", ["Lunch Lunch at noon?"], "Report"),
     ],
     "LaMP_7": [
         (
@@ -166,7 +185,13 @@ def test_numeric_ids_and_extra_fields(make_file: Callable[[str, Any], Path]) -> 
     )
     o = make_file("o.json", {"task": "LaMP_3", "golds": [{"id": "5", "output": "3", "why": None}], "meta": {}})
     (ex,) = load_examples("LaMP_3", q, o)
-    assert (ex.id, ex.query, ex.history, ex.target, ex.user) == ("5", "ok", ["t score: 3.0"], "3", None)
+    assert (ex.id, ex.query, ex.history, ex.target, ex.user) == (
+        "5",
+        "ok",
+        ["t score: 3.0"],
+        "3",
+        by_profile({"id": 1, "text": "t", "score": 3.0, "helpful": [1, 2]}),  # the item as written: id a number
+    )
 
 
 # ---------------------------------------------------------------- malformed files
@@ -417,7 +442,7 @@ def test_profile_stats(fixture_dir: Path) -> None:
         "task": "LaMP_2N",
         "examples": 2,
         "with_targets": 2,
-        "users": None,
+        "users": 1,  # no user_id: both profiles belong to one user (one extends the other)
         "profile_items_total": 4,
         "profile_min": 1,
         "profile_max": 3,
@@ -462,7 +487,10 @@ def test_to_dataset_rows_are_the_examples(fixture_dir: Path, make_file: Callable
         [{"id": "1", "text": "t", "score": "3.0", "helpful": "[1, 2]"}],
         [{"id": "2", "text": "u", "score": "4", "helpful": None}],
     ]
-    assert ds3["target"] == [None, None] and ds3["user"] == [None, None]
+    assert ds3["target"] == [None, None] and ds3["user"] == [
+        by_profile({"id": 1, "text": "t", "score": 3.0, "helpful": [1, 2]}),
+        by_profile({"id": "2", "text": "u", "score": "4"}),
+    ]
     assert data.to_dataset([]).num_rows == 0
     # The benchmark layer stays free of torch: datasets alone must not pull it in (a fresh interpreter).
     import subprocess

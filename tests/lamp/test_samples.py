@@ -12,7 +12,6 @@ import pytest
 
 from minipplug.lamp.metrics import score
 from minipplug.lamp.samples import (
-    LAMP2_TAGS,
     LAMP7_INSTRUCTION,
     OPENERS,
     SENTIMENT,
@@ -23,10 +22,11 @@ from minipplug.lamp.samples import (
     make_lamp2_hard,
     make_samples,
 )
+from minipplug.lamp.tasks import LAMP2_TAGS, get_task
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data_samples"
-NAMES = ["lamp2_tags", "lamp3_ratings", "lamp7_style", "lamp4_sotu"]
+NAMES = ["lamp2_tags", "lamp3_ratings", "lamp7_style", "lamp4_sotu", "lamp2_kinds"]
 
 
 def _load(name: str, split: str) -> tuple[list[dict], dict[str, str]]:
@@ -61,7 +61,7 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
     assert s1 == s2
     files1 = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     files2 = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*") if p.is_file())
-    assert files1 == files2 and len(files1) == 20
+    assert files1 == files2 and len(files1) == 5 * len(NAMES)
     for rel in files1:
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes(), rel
     # a different seed gives different data
@@ -302,3 +302,32 @@ def test_hard_variant_loads_with_package_reader(hard: tuple[Path, dict]) -> None
     train, _ = _hard_load(folder, "train")
     dev, _ = _hard_load(folder, "dev")
     assert {q["user_id"] for q in train}.isdisjoint({q["user_id"] for q in dev})
+
+
+def _leaks(task: str, questions: list[dict], golds: dict[str, str]) -> list[str]:
+    """Ids of questions whose input text (or, for generated text, whose gold) stands verbatim in that user's own
+    profile: a method could copy the answer instead of learning the user. Labels may of course repeat."""
+    spec = get_task(task)
+    bad = []
+    for q in questions:
+        contents = [spec.retrieval_text(it) for it in q["profile"]]  # an item's text without its label
+        whole = [" ".join(str(v) for k, v in it.items() if k not in ("id", "date")) for it in q["profile"]]
+        asked = spec.query(q["input"])
+        if any(asked in c for c in contents) or (spec.kind == "generation" and any(golds[q["id"]] in w for w in whole)):
+            bad.append(q["id"])
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.iterdir() if (p / "summary.json").exists()))
+def test_no_sample_question_is_answered_in_its_own_profile(name: str) -> None:
+    task = _summary(name)["task"]
+    for split in ["train", "dev"]:
+        assert _leaks(task, *_load(name, split)) == [], (name, split)
+
+
+def test_the_leak_check_finds_a_planted_leak() -> None:
+    q = {"id": "1", "input": LAMP7_INSTRUCTION + "a tweet", "profile": [{"id": "p", "text": "ok so a tweet #vibes"}]}
+    assert _leaks("LaMP_7", [q], {"1": "nothing alike"}) == ["1"]  # the input tweet inside a past tweet
+    q["profile"] = [{"id": "p", "text": "ok so other words #vibes"}]
+    assert _leaks("LaMP_7", [q], {"1": "other words"}) == ["1"]  # the gold inside a past tweet
+    assert _leaks("LaMP_7", [q], {"1": "ok so a tweet #vibes"}) == []
