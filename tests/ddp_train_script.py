@@ -21,7 +21,7 @@ def main(out_dir: Path) -> None:
     from accelerate import PartialState
     from safetensors.torch import save_file
 
-    from minipplug.engine.train import train_plug
+    from minipplug.engine.train import _train_plug
     from minipplug.model.encoder import HistoryEncoder
     from minipplug.model.injection import PPlugLM, embedding_scale
     from minipplug.model.plug import build_plug
@@ -33,7 +33,7 @@ def main(out_dir: Path) -> None:
     hist = HistoryEncoder(enc, cfg.encoder)
     plug = build_plug(cfg, enc, plm.dim, embedding_scale(plm.model))
     start = {k: v.clone() for k, v in plug.trainable_state_dict().items()}
-    result = train_plug(cfg, plug, plm, hist, tiny.tiny_examples())
+    result = _train_plug(cfg, plug, plm, hist, tiny.tiny_examples())
     state = PartialState()
     final = result.plug.trainable_state_dict()
     out_dir.mkdir(parents=True, exist_ok=True)
