@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -269,19 +270,11 @@ def test_seeded_runs_are_identical(plm):
     assert other.losses != runs[0].losses
 
 
-@pytest.mark.parametrize("launcher", ["accelerate", "torchrun"])
-def test_ddp_ranks_end_identical(tmp_path, launcher):
-    """Two CPU processes (gloo) train the plug on halves of each batch; DDP keeps their weights identical.
-
-    `accelerate launch --cpu --num_processes 2` starts one process unless MPI is installed, so the accelerate
-    variant uses --multi_gpu, which launches through torchrun; on a machine without GPUs _train_plug then asks
-    accelerate for the CPU (gloo) backend itself.
-    """
-    from safetensors.torch import load_file
-
+def launch(launcher: str, out: Path, mode: str = "fixed") -> subprocess.CompletedProcess:
+    """ddp_train_script.py in 2 CPU processes (gloo), started by `accelerate launch` or torchrun."""
     script = Path(__file__).resolve().parents[1] / "ddp_train_script.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
-    env.pop("ACCELERATE_USE_CPU", None)  # _train_plug must find the CPU launch on its own
+    env.pop("ACCELERATE_USE_CPU", None)  # the training loop must find the CPU launch on its own
     port = str(free_port())
     if launcher == "accelerate":
         cmd = [
@@ -312,13 +305,55 @@ def test_ddp_ranks_end_identical(tmp_path, launcher):
             "--master_port",
             port,
         ]
-    cmd += [str(script), str(tmp_path / "out")]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    # Its own process group: a run that hangs (processes disagreeing on a collective) is killed whole.
+    proc = subprocess.Popen(
+        [*cmd, str(script), str(out), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"the 2-process run hung (killed after 240 s): {stderr[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("launcher", ["accelerate", "torchrun"])
+def test_ddp_ranks_end_identical(tmp_path, launcher):
+    """Two CPU processes (gloo) train the plug on halves of each batch; DDP keeps their weights identical.
+
+    `accelerate launch --cpu --num_processes 2` starts one process unless MPI is installed, so the accelerate
+    variant uses --multi_gpu, which launches through torchrun; on a machine without GPUs the training loop then
+    asks accelerate for the CPU (gloo) backend itself.
+    """
+    from safetensors.torch import load_file
+
+    proc = launch(launcher, tmp_path / "out")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     infos = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [i["world"] for i in infos] == [2, 2] and [i["rank"] for i in infos] == [0, 1]
     assert all(i["moved"] and i["steps"] == 4 for i in infos)
     assert infos[0]["losses"] != infos[1]["losses"]  # each rank saw its own half of every batch
+    w0, w1 = (load_file(str(tmp_path / "out" / f"rank{r}.safetensors")) for r in (0, 1))
+    assert_states_equal(w0, w1)
+
+
+@pytest.mark.parametrize("mode,reason", [("time-cap", "time cap of 3 s"), ("patience", "no gain in 2 checks")])
+def test_ddp_ranks_stop_together(tmp_path, mode, reason):
+    """Each process's clock (or validation score) says something else; rank 0's decision is taken by both, so
+    neither runs into a collective alone (which would hang), and both keep the same plug."""
+    from safetensors.torch import load_file
+
+    proc = launch("torchrun", tmp_path / "out", mode)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    infos = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [i["steps"] for i in infos] == [3, 3]
+    assert infos[0]["stop"] == infos[1]["stop"] and reason in infos[0]["stop"][1] and infos[0]["stop"][0] == 3
     w0, w1 = (load_file(str(tmp_path / "out" / f"rank{r}.safetensors")) for r in (0, 1))
     assert_states_equal(w0, w1)
 
@@ -361,15 +396,22 @@ def test_resume_in_automatic_mode_keeps_the_monitor(tmp_path):
     for name, stop in (("full", None), ("cut", 2)):
         mon = worst_plug_monitor(cfg, stack, val)
         runs[name] = _train_plug(
-            cfg, new_plug(stack, cfg), stack.plm, stack.hist, fit, monitor=mon, out_dir=tmp_path / name,
+            cfg,
+            new_plug(stack, cfg),
+            stack.plm,
+            stack.hist,
+            fit,
+            monitor=mon,
+            out_dir=tmp_path / name,
             stop_after_steps=stop,
-        )  # fmt: skip
+        )
     full = runs["full"].autostop
     assert full.best_step == 1 and full.stopped_at == 3 and "no gain in 2 checks" in full.reason
     assert runs["cut"].steps == 2 and [c[0] for c in runs["cut"].autostop.checks] == [1, 2]
     mon = worst_plug_monitor(cfg, stack, val)
-    resumed = _train_plug(cfg, new_plug(stack, cfg), stack.plm, stack.hist, fit, monitor=mon,
-                          out_dir=tmp_path / "cut", resume=True)  # fmt: skip
+    resumed = _train_plug(
+        cfg, new_plug(stack, cfg), stack.plm, stack.hist, fit, monitor=mon, out_dir=tmp_path / "cut", resume=True
+    )
     assert (mon.best_step, mon.stopped_at, mon.reason) == (full.best_step, full.stopped_at, full.reason)
     assert [c[:2] for c in mon.checks] == [c[:2] for c in full.checks] and resumed.steps == 3
     a, b = ((tmp_path / d / "plug.safetensors").read_bytes() for d in ("full", "cut"))
@@ -386,15 +428,30 @@ def test_resuming_a_finished_automatic_run_changes_nothing(tmp_path):
     stack = tiny_stack(cfg)
     ex = many_users(2)
     fit, val = ex[:8], ex[8:]
-    first = _train_plug(cfg, new_plug(stack, cfg), stack.plm, stack.hist, fit,
-                        monitor=worst_plug_monitor(cfg, stack, val), out_dir=tmp_path / "A")  # fmt: skip
+    first = _train_plug(
+        cfg,
+        new_plug(stack, cfg),
+        stack.plm,
+        stack.hist,
+        fit,
+        monitor=worst_plug_monitor(cfg, stack, val),
+        out_dir=tmp_path / "A",
+    )
     chosen = (tmp_path / "A" / "plug.safetensors").read_bytes()
     plug_state, _, rest, best = read_training_state(tmp_path / "A")
     assert rest["step"] == 3 and rest["scheduler"]["last_epoch"] == 3  # the optimizer's and schedule's step
     assert_states_equal(best, first.plug.trainable_state_dict())  # the chosen plug (step 1)
     assert any(not torch.equal(plug_state[k], best[k]) for k in best)  # the state's plug is step 3's
-    again = _train_plug(cfg, new_plug(stack, cfg), stack.plm, stack.hist, fit,
-                        monitor=worst_plug_monitor(cfg, stack, val), out_dir=tmp_path / "A", resume=True)  # fmt: skip
+    again = _train_plug(
+        cfg,
+        new_plug(stack, cfg),
+        stack.plm,
+        stack.hist,
+        fit,
+        monitor=worst_plug_monitor(cfg, stack, val),
+        out_dir=tmp_path / "A",
+        resume=True,
+    )
     assert again.steps == 3 and len(again.losses) == 3 and (tmp_path / "A" / "plug.safetensors").read_bytes() == chosen
     assert again.autostop.best_step == 1 and again.autostop.reason == first.autostop.reason
 
