@@ -44,7 +44,7 @@ class PPlugConfig:
     chat_template: bool = True  # wrap the input in the LLM's chat template when it has one
     soft_position: str = "input"  # decoder-only: "input" (right before the task input) or "start" (position 0)
     # --- training ---
-    epochs: float = 1.0
+    epochs: float = 1.0  # train with the cpu-auto preset chooses the length itself unless epochs is given
     batch_size: int = 8
     grad_accum: int = 1
     lr: float = 2e-3  # projector and instruction MLPs (paper: 1e-4)
@@ -53,7 +53,7 @@ class PPlugConfig:
     warmup_ratio: float = 0.05
     max_grad_norm: float = 1.0
     seed: int = 0
-    history_dropout_copies: int = 0  # extra copies of each example with up to half the history dropped (0: off)
+    history_dropout_copies: int = 0  # extra copies of each example, 1 to half of a 3+ item history dropped (0: off)
     precision: str = "auto"  # auto (bf16 on GPUs that support it) | bf16 | fp32
     eval_every: int = 0  # dev loss every N optimizer steps (0: at the end only)
     max_train_examples: int = 0  # 0: all

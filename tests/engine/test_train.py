@@ -488,3 +488,25 @@ def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
     info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
     assert cpu_has_bf16(str(info)) is native
     assert cpu_has_bf16(str(tmp_path / "none")) is False  # no flags to read (not Linux): fp32
+
+
+def test_history_dropout_follows_the_authors_rule():
+    """Copies drop at least one and at most half of a history of more than 2 items, keep their order, and
+    leave shorter histories whole (the authors' augmentation); seeded."""
+    from minipplug.engine.train import augment_history
+    from minipplug.lamp.data import Example
+
+    items = [f"item {i}" for i in range(7)]
+    ex = [
+        Example(f"e{n}", "x", "x", items[:n], [{"text": t} for t in items[:n]], "t", f"u{n}") for n in (0, 1, 2, 3, 7)
+    ]
+    out = augment_history(ex, copies=40, seed=0)
+    assert out[: len(ex)] == ex and len(out) == len(ex) * 41
+    for e in out[len(ex) :]:
+        n = int(e.id[1:])
+        assert e.history == [t for t in items[:n] if t in e.history]  # a subsequence, in order
+        assert [p["text"] for p in e.profile] == e.history and e.target == "t"
+        assert len(e.history) == n if n <= 2 else n - n // 2 <= len(e.history) <= n - 1
+    kept = {len(e.history) for e in out if e.id == "e7"}
+    assert kept == {7, 4, 5, 6}  # the original, and every allowed length among 40 copies
+    assert augment_history(ex, copies=40, seed=0) == out
