@@ -20,7 +20,7 @@ from minipplug.config import PPlugConfig
 from minipplug.engine.predict import predict
 from minipplug.engine.report import peak_memory_mb
 from minipplug.engine.stack import load_stack, new_plug
-from minipplug.engine.train import batch_loss, train_plug
+from minipplug.engine.train import batch_loss, train
 from minipplug.lamp.data import load_examples
 from minipplug.lamp.samples import sample_paths
 
@@ -69,9 +69,7 @@ def main() -> None:
     sub = train_ex[:64]
     stack.hist.cache.clear()
     before = stack.encoder.texts_encoded
-    train_plug(
-        cfg.replace(epochs=2, max_train_examples=64, progress=False), new_plug(stack), stack.plm, stack.hist, sub
-    )
+    train(stack, sub, cfg=cfg.replace(epochs=2, max_train_examples=64, progress=False))
     with_cache = stack.encoder.texts_encoded - before
     without_cache_per_epoch = sum(len(e.history) for e in sub)
 

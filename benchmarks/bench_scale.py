@@ -12,8 +12,8 @@ Stages (each measured in a fresh process, so peak memory is the stage's own):
   cache_write  one shard holding every vector (the cost of the first fill's single write)
   cache_read   opening the cache: every shard merged into memory (a new HistoryEncoder on the folder)
   cache_append one encode() of 10 new items with the whole cache already on disk (append-only: must stay flat)
-  train_step one optimizer step of train_plug (tiny LLM + stub encoder, batch 8), history vectors already cached
-             (train_plug still looks every item up once before the first step)
+  train_step one optimizer step of the training loop (tiny LLM + stub encoder, batch 8), history vectors already cached
+             (the loop still looks every item up once before the first step)
   predict    8 questions, profiles of 1x-64x the sample's mean size, vectors not cached (prediction encodes
              them up front), tiny LLM generating 4 tokens
 
@@ -127,7 +127,7 @@ def worker(stage: str, task: str, users: int, profile: float, qpu: int) -> dict:
                         return filled.encode([f"a new item {i}" for i in range(10)])
 
         elif stage == "train_step":
-            from minipplug.engine.train import train_plug
+            from minipplug.engine.train import _train_plug
             from minipplug.model.injection import PPlugLM
 
             plm = PPlugLM(tiny.tiny_llama(), chat_template=True, max_input_tokens=256, soft_position="input")
@@ -136,7 +136,7 @@ def worker(stage: str, task: str, users: int, profile: float, qpu: int) -> dict:
             hist.encode(items)
 
             def fn():
-                return train_plug(cfg, plug, plm, hist, ex, stop_after_steps=1)
+                return _train_plug(cfg, plug, plm, hist, ex, stop_after_steps=1)
 
         elif stage == "predict":
             from minipplug.engine.predict import predict

@@ -65,9 +65,14 @@ def task_of(name: str) -> str:
 
 # Recipes are presets. Precision stays "auto": bf16 autocast on CPUs with native bf16, fp32 elsewhere.
 RECIPES = {
-    "cpu-fast": PRESETS["cpu-fast"],  # the demo's settings (the dataclass defaults), tuned on tags-s0
-    "cpu-auto": PRESETS["cpu-auto"],  # train's default: soft tokens at position 0, tau 0.05, lr 3e-3, frozen Enc_input
-    "cpu-auto-input": {**PRESETS["cpu-auto"], "soft_position": "input"},  # the same, soft tokens right before the input
+    "cpu-fast": PRESETS["cpu-fast"].fields,  # the demo's settings (the dataclass defaults), tuned on tags-s0
+    "cpu-auto": PRESETS[
+        "cpu-auto"
+    ].fields,  # train's default: soft tokens at position 0, tau 0.05, lr 3e-3, frozen Enc_input
+    "cpu-auto-input": {
+        **PRESETS["cpu-auto"].fields,
+        "soft_position": "input",
+    },  # the same, soft tokens right before the input
 }
 SHOWN = ("soft_position", "temperature", "lr", "train_input_encoder", "precision")  # the config fields a row shows
 
@@ -102,7 +107,7 @@ def oracle(folder: Path, metric: str) -> float | None:
 
 
 def epochs_for(steps: int, n_examples: int, cfg: PPlugConfig) -> float:
-    """An epoch count that makes train_plug run exactly `steps` optimizer steps on n_examples."""
+    """An epoch count that makes train run exactly `steps` optimizer steps on n_examples."""
     per_epoch = math.ceil(n_examples / (cfg.batch_size * cfg.grad_accum))
     epochs = max(steps, 1) / per_epoch
     while math.ceil(per_epoch * epochs) > max(steps, 1):  # float rounding must not add a step

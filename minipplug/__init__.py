@@ -38,7 +38,6 @@ _API = {
     "train": "engine.train",
     "markdown_table": "engine.report",
     "predict": "engine.predict",
-    "train_plug": "engine.train",
 }
 __all__ = sorted(_API)
 

@@ -23,7 +23,7 @@ def cache_dir() -> Path:
 
 @dataclass
 class PPlugConfig:
-    """Everything a PPlug run needs. The defaults are the CPU preset (see PRESETS and the README)."""
+    """Everything a PPlug run needs. The defaults are the cpu-fast preset (see PRESETS)."""
 
     task: str = "LaMP_2"
     encoder: str = DEFAULT_ENCODER  # Enc_his and Enc_input (same architecture)
@@ -44,7 +44,7 @@ class PPlugConfig:
     chat_template: bool = True  # wrap the input in the LLM's chat template when it has one
     soft_position: str = "input"  # decoder-only: "input" (right before the task input) or "start" (position 0)
     # --- training ---
-    epochs: float = 1.0
+    epochs: float = 1.0  # train with the cpu-auto preset chooses the length itself unless epochs is given
     batch_size: int = 8
     grad_accum: int = 1
     lr: float = 2e-3  # projector and instruction MLPs (paper: 1e-4)
@@ -53,7 +53,7 @@ class PPlugConfig:
     warmup_ratio: float = 0.05
     max_grad_norm: float = 1.0
     seed: int = 0
-    history_dropout_copies: int = 0  # extra copies of each example with up to half the history dropped (0: off)
+    history_dropout_copies: int = 0  # extra copies of each example, 1 to half of a 3+ item history dropped (0: off)
     precision: str = "auto"  # auto (bf16 on GPUs that support it) | bf16 | fp32
     eval_every: int = 0  # dev loss every N optimizer steps (0: at the end only)
     max_train_examples: int = 0  # 0: all
@@ -99,29 +99,39 @@ class PPlugConfig:
     @classmethod
     def from_file(cls, path: str | Path, base: "PPlugConfig | None" = None) -> "PPlugConfig":
         """Read a JSON config file: a partial dict of fields over base (or over the preset it names)."""
+        return cls.from_doc(read_config_file(path), base, where=str(path))
+
+    @classmethod
+    def from_doc(cls, doc: dict, base: "PPlugConfig | None" = None, where: str = "config") -> "PPlugConfig":
+        """A config file's fields (read_config_file) over base, or over the preset the file names."""
+        fields = {k: v for k, v in doc.items() if k != "preset"}
+        base = cls.preset(doc["preset"]) if doc.get("preset") else (base or cls())
         try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise InputError(f"{path}: cannot read config ({e})") from None
-        if not isinstance(d, dict):
-            raise InputError(f"{path}: a config file must hold a JSON object")
-        preset = d.pop("preset", None)
-        base = cls.preset(preset) if preset else (base or cls())
-        try:
-            return base.replace(**d)
+            return base.replace(**fields)
         except InputError as e:
-            raise InputError(f"{path}: {e}") from None
+            raise InputError(f"{where}: {e}") from None
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "PPlugConfig":
         """A named preset with optional further overrides."""
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:
             raise InputError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
-        return cls().replace(**PRESETS[name]).replace(**overrides)
+        return cls().replace(**PRESETS[name].fields).replace(**overrides)
 
     def training_fields(self) -> dict:
         """The fields that decide the trained weights: two configs that agree here train the same plug."""
         return {k: v for k, v in self.to_dict().items() if k not in NOT_TRAINING}
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A config file's JSON object (PPlugConfig fields, maybe a "preset"); an InputError naming the file if not."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: cannot read config ({e})") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: a config file must hold a JSON object")
+    return doc
 
 
 # Fields that change how a run is shown or evaluated, never the weights it trains. Checkpoint reuse
@@ -172,9 +182,25 @@ PAPER = dict(
 # the attention over 15-40 items; a frozen Enc_input leaves the larger learning rate to the MLPs alone.
 CPU_AUTO = dict(soft_position="start", temperature=0.05, lr=3e-3, train_input_encoder=False)
 TRAIN_PRESET = "cpu-auto"  # the preset `minipplug train` starts from when neither --preset nor a config's "preset"
-PRESETS: dict[str, dict] = {
-    "cpu-fast": dict(),  # the dataclass defaults: demo, compare and the notebooks' fixed, fast settings
-    "cpu-auto": CPU_AUTO,
-    "paper": PAPER,
-    "gpu-full": PAPER,  # the former name of "paper", kept so that existing commands and notebooks still run
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named override of PPlugConfig's defaults, what it is for, and how `train` decides its length."""
+
+    fields: dict
+    about: str  # one line, for --help and train's first line
+    auto_length: bool = False  # True: without an explicit epoch count, train stops on validation users
+
+
+# The one list of presets: the CLI's choices and help, and train's length rule, all come from here.
+PRESETS: dict[str, Preset] = {
+    "cpu-auto": Preset(
+        CPU_AUTO,
+        "train's default: length chosen on held-out validation users, tuned on data it was not fitted to",
+        auto_length=True,
+    ),
+    "cpu-fast": Preset({}, "the demo's and the notebooks' fixed, fast settings (the dataclass defaults)"),
+    "paper": Preset(PAPER, "the published recipe (FlanT5-XL, BGE, 2 epochs, batch 64); needs a GPU and the hub"),
+    "gpu-full": Preset(PAPER, "the former name of 'paper', kept so that existing commands still run"),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import PRESETS, PPlugConfig
+from ..config import PRESETS, PPlugConfig, read_config_file
 from ..lamp.tasks import get_task
 
 
@@ -47,38 +47,52 @@ def apply_threads() -> None:
         torch.set_num_threads(int(n))
 
 
-def config_from_args(args: argparse.Namespace, default_preset: str = "cpu-fast") -> PPlugConfig:
-    """The run's config: --preset (or the command's default preset), a --config file over it, then the flags."""
-    cfg = PPlugConfig.preset(getattr(args, "preset", None) or default_preset)
-    if getattr(args, "config", None):
-        cfg = PPlugConfig.from_file(args.config, base=cfg)
-    flags = (
-        "epochs",
-        "lr",
-        "batch_size",
-        "seed",
-        "llm",
-        "encoder",
-        "max_train_examples",
-        "max_dev_examples",
-        "history_dropout_copies",
-        "precision",
-        "eval_every",
-    )
-    overrides = {k: getattr(args, k) for k in flags if getattr(args, k, None) is not None}
+FLAGS = (
+    "epochs",
+    "lr",
+    "batch_size",
+    "seed",
+    "llm",
+    "encoder",
+    "max_train_examples",
+    "max_dev_examples",
+    "history_dropout_copies",
+    "precision",
+    "eval_every",
+)  # the command-line flags that set a PPlugConfig field of the same name
+
+
+def run_config(args: argparse.Namespace, default_preset: str = "cpu-fast") -> tuple[PPlugConfig, str, set[str]]:
+    """(the run's config, the preset it starts from, the fields set over that preset by --config or a flag).
+
+    The preset: the one the --config file names, else --preset, else the command's default preset.
+    """
+    doc = read_config_file(args.config) if getattr(args, "config", None) else {}
+    preset = doc.get("preset") or getattr(args, "preset", None) or default_preset
+    cfg = PPlugConfig.from_doc(doc, PPlugConfig.preset(preset), where=getattr(args, "config", None) or "config")
+    overrides = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
     if getattr(args, "task", None):
         overrides["task"] = get_task(args.task).name
     if getattr(args, "quiet", False):
         overrides["progress"] = False
-    return cfg.replace(**overrides)
+    return cfg.replace(**overrides), preset, (set(doc) - {"preset"}) | set(overrides)
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def config_from_args(args: argparse.Namespace, default_preset: str = "cpu-fast") -> PPlugConfig:
+    """The run's config: --preset (or the command's default preset), a --config file over it, then the flags."""
+    return run_config(args, default_preset)[0]
+
+
+def preset_help(default: str) -> str:
+    """--preset's help: every preset of config.PRESETS with its one-line description."""
+    listed = "; ".join(f"{name}: {p.about}" for name, p in PRESETS.items())
+    return f"a named preset (default: {default}). {listed}"
+
+
+def add_common(p: argparse.ArgumentParser, default_preset: str = "cpu-fast") -> None:
     """Model, preset, config file, seed and progress flags."""
     p.add_argument("--config", help='JSON file of PPlugConfig fields (may name a "preset")')
-    p.add_argument(
-        "--preset", choices=sorted(PRESETS), help="a named preset (default: cpu-auto for train, cpu-fast otherwise)"
-    )
+    p.add_argument("--preset", choices=list(PRESETS), help=preset_help(default_preset))
     p.add_argument("--llm", help="frozen LLM: offline default or a Hugging Face name")
     p.add_argument("--encoder", help="sentence encoder: offline default or a Hugging Face name")
     p.add_argument("--seed", type=int)

@@ -6,13 +6,17 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..atomic import atomic_write_text
-from ..config import CPU_AUTO, TRAIN_PRESET, PPlugConfig
+from ..config import PRESETS, TRAIN_PRESET, PPlugConfig
 from ..errors import InputError
 from ..lamp.data import load_examples, write_outputs
 from ..lamp.tasks import get_task
-from .args import add_common, add_sizes, apply_threads, config_from_args, nonnegative_int, positive_int
+
+if TYPE_CHECKING:
+    from ..engine.autostop import AutoLength
+from .args import add_common, add_sizes, apply_threads, config_from_args, nonnegative_int, positive_int, run_config
 
 
 def check_out_file(path: str) -> None:
@@ -35,72 +39,59 @@ def check_out_dir(path: str, resume: bool) -> None:
         read_training_state(p, check_only=True)  # a missing, corrupt or pickled state: one line naming the file
 
 
-def auto_length(args: argparse.Namespace):
-    """None when the run's length is given (--epochs, or epochs in --config); else how to decide it."""
-    from ..engine.autostop import AutoLength
+def auto_length(args: argparse.Namespace, cfg: PPlugConfig, preset: str, given: set[str]) -> AutoLength | None:
+    """How train decides its length, printed: None for a fixed epoch count; else the validation-user rule.
 
-    if args.epochs is not None or (args.config and "epochs" in json.loads(Path(args.config).read_text())):
+    Only a preset marked auto_length (cpu-auto) decides the length itself, and only when no epoch count is
+    given (--epochs, or "epochs" in --config); any other preset trains its own epochs as they are.
+    """
+    from ..engine.autostop import MAX_VALIDATION, AutoLength
+
+    if not PRESETS[preset].auto_length or "epochs" in given:
+        why = "given" if "epochs" in given else f"preset '{preset}'"
+        print(f"length: {cfg.epochs:g} epochs ({why}), no validation split")
         return None
     auto = AutoLength(
-        share=args.validation_share,
-        patience=args.patience,
-        max_epochs=args.max_epochs,
-        max_seconds=60 * args.max_minutes,
+        args.validation_share, patience=args.patience, max_epochs=args.max_epochs, max_seconds=60 * args.max_minutes
     )
     print(
-        f"no --epochs: the length is chosen on validation users ({auto.share:.0%} of the training users held "
-        f"out), checked twice per epoch; stop after {auto.patience} checks without a gain, or at "
-        f"{auto.max_epochs:g} epochs (--max-epochs) or {args.max_minutes:g} minutes (--max-minutes)"
+        f"length: chosen on validation users (preset '{preset}' without --epochs): {auto.share:.0%} of the "
+        f"training users held out after --max-train-examples, at most {MAX_VALIDATION} questions, checked twice "
+        f"per epoch; stop after {auto.patience} checks without a gain, or at {auto.max_epochs:g} epochs "
+        f"(--max-epochs) or {args.max_minutes:g} minutes (--max-minutes)"
     )
     return auto
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from ..course.plots import plot_losses
+def _load_train_data(args: argparse.Namespace, cfg: PPlugConfig) -> tuple[list, list | None]:
+    """(training examples, dev examples or None) from the files the train command names."""
+    train_ex = load_examples(cfg.task, args.train_questions, args.train_outputs)
+    if not args.dev_questions:
+        return train_ex, None
+    if not args.dev_outputs:
+        raise InputError("--dev-questions needs --dev-outputs")
+    dev_ex = load_examples(cfg.task, args.dev_questions, args.dev_outputs)
+    return train_ex, dev_ex[: cfg.max_dev_examples] if cfg.max_dev_examples else dev_ex
+
+
+def _train_summary(args: argparse.Namespace, cfg: PPlugConfig, stack, result, dev_ex: list | None) -> dict:
+    """The JSON line train ends with (and dev_results.json when there is a dev set)."""
     from ..engine.methods import method_examples
     from ..engine.report import public, result_row
-    from ..engine.stack import load_stack
-    from ..engine.train import train
 
-    check_out_dir(args.out, args.resume)
-    cfg = config_from_args(args, default_preset=TRAIN_PRESET)
-    apply_threads()
-    train_ex = load_examples(cfg.task, args.train_questions, args.train_outputs)
-    dev_ex = None
-    if args.dev_questions:
-        if not args.dev_outputs:
-            raise InputError("--dev-questions needs --dev-outputs")
-        dev_ex = load_examples(cfg.task, args.dev_questions, args.dev_outputs)
-        if cfg.max_dev_examples:
-            dev_ex = dev_ex[: cfg.max_dev_examples]
-    stack = load_stack(cfg)
-    recipe = {k: getattr(cfg, k) for k in CPU_AUTO}  # the fields in which train's preset differs from cpu-fast
-    named = f"preset '{TRAIN_PRESET}'" if recipe == CPU_AUTO else "the settings given"
-    print(
-        f"recipe: {named} ({', '.join(f'{k}={v}' for k, v in recipe.items())}); '{TRAIN_PRESET}' is train's "
-        "default, chosen on LaMP_2-format data it was not tuned on; demo and the notebooks use 'cpu-fast'"
-    )
     out = Path(args.out)
-    auto = auto_length(args)
-    result = train(
-        stack, train_ex, dev_ex, args.method, out_dir=out, resume=args.resume, save_every=args.save_every, auto=auto
-    )
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0  # under `accelerate launch` / torchrun, the main process evaluates and reports
-    plot_losses(
-        {args.method: result.losses}, title=f"{args.method} on {cfg.task}: training loss", path=out / "loss.png"
-    )
     summary = {
         "method": args.method,
         "task": cfg.task,
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
-        "final_train_loss": round(result.losses[-1][1], 4) if result.losses else None,
         "checkpoint": str(out),
+        "final_train_loss": round(result.losses[-1][1], 4) if result.losses else None,
     }
     if dev_ex:
-        tok, window = stack.plm.tokenizer, cfg.max_input_tokens
-        dev_ex = method_examples(args.method, dev_ex, cfg.task, tok, window, stack.hist, seed=cfg.seed)
+        dev_ex = method_examples(
+            args.method, dev_ex, cfg.task, stack.plm.tokenizer, cfg.max_input_tokens, stack.hist, seed=cfg.seed
+        )
         row = result_row(
             stack,
             dev_ex,
@@ -117,7 +108,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(result.autostop.summary())
         summary["autostop"] = result.autostop.summary()
         summary["validation_checks"] = [{"step": st, "loss": round(v, 4)} for st, v, _ in result.autostop.checks]
-    print(json.dumps(summary))
+    return summary
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """CLI -> config and data -> the loaded models (stack) -> train (-> autostop) -> the saved folder."""
+    from ..course.plots import plot_losses
+    from ..engine.stack import load_stack
+    from ..engine.train import train
+
+    check_out_dir(args.out, args.resume)
+    cfg, preset, given = run_config(args, default_preset=TRAIN_PRESET)
+    apply_threads()
+    train_ex, dev_ex = _load_train_data(args, cfg)
+    stack = load_stack(cfg)
+    changed = ", ".join(f"{k}={getattr(cfg, k)}" for k in sorted(given - {"task", "progress"}))
+    print(f"recipe: preset '{preset}' ({PRESETS[preset].about})" + (f"; set here: {changed}" if changed else ""))
+    auto = auto_length(args, cfg, preset, given)
+    out = Path(args.out)
+    result = train(
+        stack, train_ex, dev_ex, args.method, out_dir=out, resume=args.resume, save_every=args.save_every, auto=auto
+    )
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under `accelerate launch` / torchrun, the main process evaluates and reports
+    title = f"{args.method} on {cfg.task}: training loss"
+    plot_losses({args.method: result.losses}, title=title, path=out / "loss.png")
+    print(json.dumps(_train_summary(args, cfg, stack, result, dev_ex)))
     return 0
 
 
@@ -202,9 +218,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_model_commands(sub) -> None:
-    """Register train, predict and demo on the CLI's sub-command parser."""
-    from ..engine.methods import TRAINABLE, method_help
+def _add_train_command(sub) -> None:
+    """The train command's arguments."""
+    from ..engine.methods import TRAINABLE
 
     tr = sub.add_parser("train", help="train a plug (only the plug; the LLM stays frozen)")
     tr.add_argument("--task", required=True)
@@ -253,9 +269,15 @@ def add_model_commands(sub) -> None:
         action="store_true",
         help="continue the interrupted run saved in --out (same data and settings): ends with the same plug",
     )
-    add_common(tr)
+    add_common(tr, default_preset=TRAIN_PRESET)
     tr.set_defaults(func=_cmd_train)
 
+
+def add_model_commands(sub) -> None:
+    """Register train, predict and demo on the CLI's sub-command parser."""
+    from ..engine.methods import method_help
+
+    _add_train_command(sub)
     pr = sub.add_parser("predict", help="write LaMP-format predictions")
     pr.add_argument("--questions", required=True)
     pr.add_argument("--outputs", help="golds: when given, the official metrics are printed too")

@@ -5,7 +5,7 @@ from .methods import COMPARE_METHODS, METHODS, Method, get_method, method_exampl
 from .predict import Prediction, predict
 from .report import result_row
 from .stack import Stack, load_stack, new_plug, open_plug
-from .train import TrainResult, train, train_plug
+from .train import TrainResult, train
 
 __all__ = [
     "COMPARE_METHODS",
@@ -22,5 +22,4 @@ __all__ = [
     "predict",
     "result_row",
     "train",
-    "train_plug",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from pplug_tiny import tiny_config, tiny_examples, tiny_llama, tiny_sentence_encoder
 
-from minipplug.engine.autostop import AutoLength, AutoStop, split_validation_users
+from minipplug.engine.autostop import MAX_VALIDATION, AutoLength, AutoStop, split_validation_users
 from minipplug.engine.stack import Stack
 from minipplug.engine.train import train
 from minipplug.lamp.data import Example
@@ -50,6 +52,7 @@ def run(stop: AutoStop, scores: list[float], steps: int) -> FakePlug:
         if stop(step, plug):
             break
     stop.finish(step, plug)
+    stop.restore_best(plug)
     return plug
 
 
@@ -91,3 +94,72 @@ def test_train_with_automatic_length_on_a_tiny_stack(tmp_path) -> None:
 
     saved = open_plug(stack, tmp_path / "ck").trainable_state_dict()
     assert all(torch.equal(saved[k], v) for k, v in result.plug.trainable_state_dict().items())
+
+
+class FakeClock:
+    """Seconds that move only when a test moves them: no test waits or depends on machine speed."""
+
+    def __init__(self, now: float = 0.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run_steps(stop: AutoStop, plug: FakePlug, scores, steps: range, clock: FakeClock) -> bool:
+    """Steps of one second each; True when the monitor ended the run."""
+    stop.metric = lambda p: next(scores)
+    for step in steps:
+        clock.now += 1.0
+        with torch.no_grad():
+            plug.w.fill_(step)
+        if stop(step, plug):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("cap,rule", [(1e9, "no gain in 3 checks"), (5.0, "time cap of 5 s")])
+def test_a_resumed_monitor_decides_as_the_uninterrupted_one(cap: float, rule: str) -> None:
+    # Uninterrupted: checks every 2 steps; the best at step 2, then no gain (patience 3) -> stop at 8, or the
+    # 5 s cap (one fake second per step) -> a last check and a stop at step 5.
+    scores = [1.0, 2.0, 3.0, 4.0, 5.0]
+    clock_a, plug_a = FakeClock(), FakePlug()
+    a = AutoStop(None, every=2, patience=3, max_seconds=cap, clock=clock_a)
+    a.start()
+    assert run_steps(a, plug_a, iter(scores), range(1, 20), clock_a)
+    # Interrupted after step 3 (the best plug, of step 2, found before), saved as JSON + tensors, resumed
+    # in a new monitor whose clock reads something else entirely (a new process, hours later).
+    clock_b, plug_b, it = FakeClock(), FakePlug(), iter(scores)
+    b = AutoStop(None, every=2, patience=3, max_seconds=cap, clock=clock_b)
+    b.start()
+    assert not run_steps(b, plug_b, it, range(1, 4), clock_b)
+    doc, best = b.state_dict()
+    assert doc["seconds_used"] == 3.0 and set(best) == {"w"} and float(best["w"]) == 2.0
+    clock_c = FakeClock(5000.0)
+    c = AutoStop(None, every=2, patience=3, max_seconds=cap, clock=clock_c)
+    c.load_state_dict(json.loads(json.dumps(doc)), best)
+    assert run_steps(c, plug_b, it, range(4, 20), clock_c)
+    assert rule in a.reason and c.reason == a.reason and c.stopped_at == a.stopped_at
+    assert [x[:2] for x in c.checks] == [x[:2] for x in a.checks] and c.best_step == a.best_step == 2
+    assert [x[2] for x in c.checks] == [x[2] for x in a.checks]  # time used, not wall-clock readings
+    c.restore_best(plug_b)
+    a.restore_best(plug_a)
+    assert float(plug_b.w.detach()) == float(plug_a.w.detach()) == 2.0
+
+
+def test_the_time_cap_reads_the_injected_clock() -> None:
+    clock = FakeClock(100.0)
+    stop = AutoStop(None, every=100, patience=3, max_seconds=4.0, clock=clock)
+    stop.start()
+    assert run_steps(stop, FakePlug(), iter([1.0]), range(1, 50), clock)
+    assert stop.stopped_at == 4 and "time cap" in stop.reason and stop.checks == [(4, 1.0, 4.0)]
+
+
+def test_validation_is_capped_and_loses_no_user_to_the_cap() -> None:
+    ex = examples(2000, per_user=1)  # 15% would be 300 questions
+    fit, val = split_validation_users(ex, 0.15, seed=0, max_questions=MAX_VALIDATION)
+    assert len(val) == MAX_VALIDATION == 256 and len(fit) + len(val) == len(ex)
+    assert {e.user for e in fit}.isdisjoint({e.user for e in val})
+    # One held-out user with more questions than the cap: that user alone, cut to the cap.
+    fit, val = split_validation_users(examples(2, per_user=300), 0.5, seed=0, max_questions=256)
+    assert len(val) == 256 and len({e.user for e in val}) == 1 and len(fit) == 300
