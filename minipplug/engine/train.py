@@ -25,7 +25,7 @@ from ..model.encoder import HistoryEncoder
 from ..model.injection import PPlugLM
 from ..model.plug import CheckpointError, PersonaPlug, read_plug_config, soft_tokens
 from .autostop import AutoLength, AutoStop, split_validation_users
-from .methods import TRAINABLE, method_examples, variant_config
+from .methods import TRAINABLE, get_method, method_examples, variant_config
 from .stack import Stack, new_plug
 
 STATE_TENSORS, STATE_JSON = "training_state.safetensors", "training_state.json"
@@ -397,10 +397,10 @@ def train(
     """
     if method not in TRAINABLE:
         raise InputError(f"train --method must be one of {', '.join(TRAINABLE)}, got '{method}'")
-    cfg = variant_config(cfg or stack.cfg, method)
-    tok, hist = stack.plm.tokenizer, stack.hist
-    train_ex = method_examples(method, train_ex, cfg.task, tok, cfg.max_input_tokens, hist)
-    dev_ex = method_examples(method, dev_ex, cfg.task, tok, cfg.max_input_tokens, hist) if dev_ex else dev_ex
+    cfg = variant_config(cfg or stack.cfg, get_method(method))
+    reads = dict(tokenizer=stack.plm.tokenizer, max_input_tokens=cfg.max_input_tokens, hist=stack.hist)
+    train_ex = method_examples(get_method(method), train_ex, stack.task, **reads)
+    dev_ex = method_examples(get_method(method), dev_ex, stack.task, **reads) if dev_ex else dev_ex
     plug = new_plug(stack, cfg)
     hide = method == "pplug-no-history"
     monitor = None

@@ -13,7 +13,7 @@ from pplug_tiny import LABELS, setup_plug
 
 
 def test_predict_uses_the_plug(plm):
-    from minipplug.engine.predict import predict
+    from minipplug.engine.predict import History, predict
     from minipplug.lamp.tasks import get_task
     from minipplug.model.plug import soft_tokens
 
@@ -22,26 +22,33 @@ def test_predict_uses_the_plug(plm):
     examples = tiny.tiny_examples()[:3]
     spec = get_task("LaMP_2")
     with torch.no_grad():
-        pred = predict(examples, spec, plm, plug, hist, soft="own", decoding="rank", batch_size=2, progress=False)
+        pred = predict(examples, spec, plm, plug=plug, hist=hist, decoding="rank", batch_size=2, progress=False)
         soft, _ = soft_tokens(plug, hist, examples)
         want = plm.rank([e.input for e in examples], list(spec.labels), soft)
-        base = predict(examples, spec, plm, soft="none", decoding="rank", batch_size=2, progress=False)
+        base = predict(examples, spec, plm, decoding="rank", batch_size=2, progress=False)
+        hidden = predict(examples, spec, plm, plug=plug, hist=hist, history=History.HIDDEN, decoding="rank")
+        soft_hidden, _ = soft_tokens(plug, hist, examples, hide_history=True)
+        want_hidden = plm.rank([e.input for e in examples], list(spec.labels), soft_hidden)
     assert pred.answers == {e.id: a for e, a in zip(examples, want)}
+    assert hidden.answers == {e.id: a for e, a in zip(examples, want_hidden)}
     mean_prompt = sum(len(plm.prompt_ids(e.input)) for e in examples) / 3
     assert pred.prompt_tokens_mean == pytest.approx(mean_prompt + plug.n_soft_tokens)
     assert base.prompt_tokens_mean == pytest.approx(mean_prompt)
-    with pytest.raises(ValueError, match="needs a trained plug"):
-        predict(examples, spec, plm, soft="own", progress=False)
+    with pytest.raises(ValueError, match="needs a history encoder"):
+        predict(examples, spec, plm, plug=plug, progress=False)
+    with pytest.raises(TypeError):  # everything after the LLM is named: no positional plug, history or decoding
+        predict(examples, spec, plm, plug, hist)
 
 
 def test_a_swapped_history_changes_the_soft_tokens_and_the_label_scores(plm):
-    from minipplug.engine.methods import method_examples
+    from minipplug.engine.methods import METHODS, method_examples
+    from minipplug.lamp.tasks import get_task
     from minipplug.model.plug import soft_tokens
 
     plug, hist = setup_plug(tiny.tiny_config(), plm)
     plug.eval()
     ex = [e for e in tiny.tiny_examples() if e.history]  # three users with a history each
-    swapped = method_examples("pplug-swapped-history", ex, "LaMP_2", None, 256, seed=0)
+    swapped = method_examples(METHODS["pplug-swapped-history"], ex, get_task("LaMP_2"), seed=0)
     assert all(s.history != e.history for s, e in zip(swapped, ex))
     with torch.no_grad():
         own, _ = soft_tokens(plug, hist, ex)
@@ -59,6 +66,7 @@ def test_predict_encodes_every_history_item_up_front_with_one_cache_write(plm, t
     """Prediction fills the history cache as training does: one encode() of all distinct items before the loop,
     so a disk cache gets one new shard per run, not one per batch (and the vectors equal a cold encode)."""
     from minipplug.engine.predict import predict
+    from minipplug.lamp.tasks import get_task
     from minipplug.model.encoder import HistoryEncoder
 
     cfg = tiny.tiny_config()
@@ -69,7 +77,7 @@ def test_predict_encodes_every_history_item_up_front_with_one_cache_write(plm, t
     hist.encode = lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw)
     examples = tiny.tiny_examples()
     distinct = {t for e in examples for t in e.history}
-    predict(examples, "LaMP_2", plm, plug, hist, soft="own", decoding="rank", batch_size=2, progress=False)
+    predict(examples, get_task("LaMP_2"), plm, plug=plug, hist=hist, decoding="rank", batch_size=2, progress=False)
     assert calls[0] == len(distinct) and hist.shards_written == 1  # the later per-batch lookups are cache hits
     cold = HistoryEncoder(tiny.tiny_sentence_encoder(), "tiny-bert").encode(sorted(distinct))
     assert torch.equal(hist.encode(sorted(distinct)), cold)
