@@ -37,6 +37,7 @@ def _lora_targets(model: torch.nn.Module) -> list[str]:
 def train_user_lora(
     plm: PPlugLM,
     pairs: list[tuple[str, str]],
+    *,
     r: int = 8,
     epochs: int = 3,
     lr: float = 1e-3,
@@ -69,7 +70,13 @@ def train_user_lora(
 
 
 def lora_per_user_row(
-    plm: PPlugLM, examples: list[Example], task: TaskSpec, n_users: int = 4, decoding: str = "generate", **train_kwargs
+    plm: PPlugLM,
+    examples: list[Example],
+    task: TaskSpec,
+    *,
+    n_users: int = 4,
+    decoding: str = "generate",
+    **train_kwargs,
 ) -> dict:
     """Train one LoRA for each of the first n_users users and score it on their questions; returns a results row."""
     by_user: dict[str, list[Example]] = defaultdict(list)

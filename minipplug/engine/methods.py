@@ -127,8 +127,8 @@ def get_method(name: str) -> Method:
         return METHODS[name]
     if name.split("-")[0].lower() in RETRIEVERS:
         retriever, k = parse_retrieval(name)
-        help = f"{k} items by {retriever} as text"
-        return Method(name=name, family="retrieval", help=help, retriever=retriever, k=k, marker="s")
+        text = f"{k} items by {retriever} as text"
+        return Method(name=name, family="retrieval", help=text, retriever=retriever, k=k, marker="s")
     raise InputError(
         f"unknown method '{name}'; known: {', '.join(COMPARE_METHODS)} (k may vary: bm25-k2, dense-k8, ...)"
     )

@@ -81,3 +81,29 @@ def test_predict_encodes_every_history_item_up_front_with_one_cache_write(plm, t
     assert calls[0] == len(distinct) and hist.shards_written == 1  # the later per-batch lookups are cache hits
     cold = HistoryEncoder(tiny.tiny_sentence_encoder(), "tiny-bert").encode(sorted(distinct))
     assert torch.equal(hist.encode(sorted(distinct)), cold)
+
+
+@pytest.mark.slow
+def test_batched_generation_gives_the_one_at_a_time_answers():
+    """Free generation of a batch (left padding, one KV cache, each row stopping at its own end-of-turn token)
+    answers as the same questions one at a time do: the frozen LLM alone and with a plug's soft tokens, on the
+    bundled sample with the real models."""
+    from minipplug.config import PPlugConfig
+    from minipplug.engine.predict import predict
+    from minipplug.engine.stack import load_stack, new_plug
+    from minipplug.lamp.data import load_examples, spread
+    from minipplug.lamp.samples import sample_paths
+
+    stack = load_stack(PPlugConfig(progress=False), torch.device("cpu"), disk_cache=False)
+    paths = sample_paths("lamp2_tags")
+    examples = spread(load_examples(stack.task, paths["dev_questions"], paths["dev_outputs"]), 6)
+    plug = new_plug(stack).eval()
+    limit = 40  # room to finish: the zero-shot LLM explains its tag, so rows end at different lengths
+    for with_plug in ({}, {"plug": plug, "hist": stack.hist}):
+        run = dict(max_new_tokens=limit, progress=False, **with_plug)
+        one = predict(examples, stack.task, stack.plm, batch_size=1, **run)
+        batched = predict(examples, stack.task, stack.plm, batch_size=6, **run)
+        assert batched.answers == one.answers
+        # One row at least ended before the limit while another went on: a row that stopped stayed stopped.
+        lengths = {len(stack.plm.tokenizer(a, add_special_tokens=False)["input_ids"]) for a in one.answers.values()}
+        assert len(lengths) > 1 and min(lengths) < limit - 1, one.answers
