@@ -75,8 +75,8 @@ def main() -> None:
 
     # End-to-end prediction differs in answer length (the trained plug stops after a tag, the zero-shot LLM
     # rambles), so the per-example inference cost is timed with a fixed number of new tokens for both.
-    pp = predict(dev_ex, cfg.task, stack.plm, plug, stack.hist, "own", progress=False)
-    npz = predict(dev_ex, cfg.task, stack.plm, None, None, "none", progress=False)
+    pp = predict(dev_ex, stack.task, stack.plm, plug=plug, hist=stack.hist, progress=False)
+    npz = predict(dev_ex, stack.task, stack.plm, progress=False)
     n_new, bs = 8, cfg.eval_batch_size
 
     @torch.no_grad()

@@ -19,6 +19,7 @@ import torch
 from bench_pplug import median_time  # scripts in benchmarks/ import each other (run from the repository root)
 
 from minipplug.config import PPlugConfig
+from minipplug.engine.methods import METHODS
 from minipplug.engine.report import result_row
 from minipplug.engine.stack import load_stack, new_plug
 from minipplug.engine.train import batch_loss, cpu_has_bf16, train
@@ -73,7 +74,7 @@ def main() -> None:
         for dtype in ("fp32", "bf16"):
             run_cfg = cfg.replace(precision=dtype, epochs=epochs)
             result = train(stack, train_ex, None, "pplug", cfg=run_cfg)
-            row = result_row(stack, dev_ex, cfg.task, "pplug", result.plug, "generate", progress=False)
+            row = result_row(stack, dev_ex, METHODS["pplug"], plug=result.plug, progress=False)
             report[f"train_{dtype}"] = {
                 "steps": result.steps,
                 "seconds": round(result.seconds, 1),

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -79,7 +78,10 @@ def worker(stage: str, task: str, users: int, profile: float, qpu: int) -> dict:
     """One measurement in this (fresh) process: seconds and peak memory above the stage's starting point."""
     import torch
 
-    torch.set_num_threads(int(os.environ.get("MINIPPLUG_THREADS", "1")))
+    from minipplug.config import threads_from_env
+    from minipplug.lamp.tasks import get_task
+
+    torch.set_num_threads(threads_from_env() or 1)
     import pplug_tiny as tiny
 
     from minipplug.model.encoder import HistoryEncoder
@@ -147,7 +149,8 @@ def worker(stage: str, task: str, users: int, profile: float, qpu: int) -> dict:
             plug, hist = tiny.setup_plug(cfg, plm)
 
             def fn():
-                return predict(ex, task, plm, plug, hist, "own", batch_size=8, max_new_tokens=4, progress=False)
+                spec = get_task(task)
+                return predict(ex, spec, plm, plug=plug, hist=hist, batch_size=8, max_new_tokens=4, progress=False)
 
     gc.collect()
     base, t0 = rss_mb(), time.perf_counter()

@@ -18,6 +18,7 @@ from minipplug.engine.loading import resolve_llm
 from minipplug.engine.retrieval import retrieval_prompts
 from minipplug.lamp.data import load_examples
 from minipplug.lamp.samples import sample_paths
+from minipplug.lamp.tasks import get_task
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
     paths = sample_paths("lamp2_tags")
     dev = load_examples("LaMP_2", paths["dev_questions"], paths["dev_outputs"])
     plain = [n(e.input) for e in dev]
-    bm25 = [n(p) for p in retrieval_prompts(dev, "LaMP_2", "bm25", 4, tok, window)]
+    bm25 = [n(p) for p in retrieval_prompts(dev, get_task("LaMP_2"), "bm25", 4, tok, window)]
     rows = {
         "plain input (non-personalized)": plain,
         f"plain input + {soft} soft tokens (pplug)": [x + soft for x in plain],

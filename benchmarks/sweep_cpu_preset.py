@@ -12,6 +12,7 @@ import argparse
 import json
 
 from minipplug.config import PPlugConfig
+from minipplug.engine.methods import METHODS
 from minipplug.engine.report import markdown_table, public, result_row
 from minipplug.engine.stack import load_stack
 from minipplug.engine.train import train
@@ -59,10 +60,8 @@ def main() -> None:
             result_row(
                 stack,
                 dev_ex,
-                cfg.task,
-                "pplug",
-                result.plug,
-                "generate",
+                METHODS["pplug"],
+                plug=result.plug,
                 progress=False,
                 train_seconds=result.seconds,
                 label=name,

@@ -41,7 +41,7 @@ from pathlib import Path
 from minipplug.cli.args import apply_threads
 from minipplug.config import PRESETS, PPlugConfig
 from minipplug.engine.autostop import AutoLength, split_validation_users
-from minipplug.engine.methods import method_examples
+from minipplug.engine.methods import get_method, method_examples
 from minipplug.engine.report import public, result_row
 from minipplug.engine.stack import load_stack
 from minipplug.engine.train import train
@@ -125,12 +125,11 @@ def share_of_top(row: dict, examples) -> tuple[str | None, float | None, float |
 
 
 def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
-    cfg = PPlugConfig(progress=False, seed=seed).replace(**RECIPES[recipe])
+    task = task_of(name)
+    cfg = PPlugConfig(progress=False, seed=seed, task=task).replace(**RECIPES[recipe])
     stack.cfg = cfg
     stack.plm.soft_position = cfg.soft_position
-    task = task_of(name)
     metric = metric_keys(task)[0]
-    cfg = cfg.replace(task=task)
     train_ex = spread(load(task, folder, "train"), args.max_train)
     dev = spread(load(task, folder, "dev"), args.dev)
     auto = AutoLength(
@@ -149,9 +148,11 @@ def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
     ctrl_cfg = cfg.replace(epochs=epochs_for(res.steps, len(fit) * (1 + cfg.history_dropout_copies), cfg))
     ctrl = train(stack, fit, None, "pplug-no-history", cfg=ctrl_cfg)
 
-    def evaluate(method: str, plug) -> dict:
-        examples = method_examples(method, dev, task, tok, window, stack.hist, seed=seed)
-        return result_row(stack, examples, task, method, plug, args.decoding, progress=False)
+    def evaluate(name: str, plug) -> dict:
+        method = get_method(name)
+        reads = dict(tokenizer=tok, max_input_tokens=window, hist=stack.hist, seed=seed)
+        examples = method_examples(method, dev, stack.task, **reads)
+        return result_row(stack, examples, method, plug=plug, decoding=args.decoding, progress=False)
 
     rows = {
         "pplug": evaluate("pplug", res.plug),

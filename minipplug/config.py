@@ -204,3 +204,23 @@ PRESETS: dict[str, Preset] = {
     "paper": Preset(PAPER, "the published recipe (FlanT5-XL, BGE, 2 epochs, batch 64); needs a GPU and the hub"),
     "gpu-full": Preset(PAPER, "the former name of 'paper', kept so that existing commands still run"),
 }
+
+
+# ---- the environment variables a run reads (one reader each; a bad value is an InputError naming it) ----------
+THREADS_ENV = "MINIPPLUG_THREADS"
+PROFILE_ENV = "MINIPPLUG_PROFILE"
+
+
+def threads_from_env() -> int | None:
+    """$MINIPPLUG_THREADS: torch's CPU threads (on a shared machine 1 is often fastest); None when unset or empty."""
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"${THREADS_ENV} must be a whole number of threads (at least 1), got '{text}'")
+    return int(text)
+
+
+def profile_from_env() -> str | None:
+    """$MINIPPLUG_PROFILE: the notebooks' profile name, lower-cased; None when unset or empty."""
+    return os.environ.get(PROFILE_ENV, "").strip().lower() or None

@@ -251,6 +251,23 @@ def encoder():
     return load_encoder()
 
 
+@pytest.fixture(scope="session")
+def notebook_plug() -> Path:
+    """The checkpoint of the plug the notebooks share, for tests that run a notebook needing it (the browser test
+    runs 05). Loaded when notebook 03 (or an earlier test run) saved one with the notebooks' settings, else trained
+    now, by the function the notebooks use (course.notebook.trained_plug): any test runs alone, in any order."""
+    import torch
+
+    from minipplug.course.notebook import get_settings, trained_plug
+    from minipplug.engine.stack import load_stack
+
+    torch.set_num_threads(int(os.environ.get("MINIPPLUG_TEST_THREADS", "1")))
+    settings = get_settings(seed=0)  # what the notebooks' setup(seed=0) picks in this environment
+    stack = load_stack(settings.cfg)
+    _, ckpt = trained_plug(stack, settings, settings.examples("train"))
+    return ckpt
+
+
 # ------------------------------------------------------------------------------ tiny random models
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test files in sub-folders import pplug_tiny
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "05_embeddings.ipynb"
 START_TIMEOUT = 120  # JupyterLab up
-RUN_TIMEOUT = 2400  # Run All: a hang guard (it trains the plug when notebook 03 has not cached one)
+RUN_TIMEOUT = 2400  # Run All: a hang guard
 WIDGET_TIMEOUT = 180  # one explorer selection: two label rankings on the LLM
 
 
@@ -98,9 +98,11 @@ def _write_settings(settings: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab on 127.0.0.1 (free port, random token) serving a temporary copy of notebooks/."""
-    _tools()
+def lab(tmp_path_factory, request):
+    """A JupyterLab on 127.0.0.1 (free port, random token) serving a temporary copy of notebooks/; notebook 05
+    then loads the shared plug (notebook_plug) instead of training it."""
+    _tools()  # skips first: without a browser nothing is trained
+    request.getfixturevalue("notebook_plug")
     base = tmp_path_factory.mktemp("lab")
     work = base / "notebooks"
     work.mkdir()

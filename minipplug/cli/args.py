@@ -37,14 +37,10 @@ def positive_float(text: str) -> float:
 
 
 def apply_threads() -> None:
-    """torch's CPU threads from $MINIPPLUG_THREADS when set (on a shared machine, 1 is often much faster)."""
-    import os
+    """torch's CPU threads from $MINIPPLUG_THREADS (engine.stack.apply_threads: torch loads only with a model)."""
+    from ..engine.stack import apply_threads as set_torch_threads
 
-    n = os.environ.get("MINIPPLUG_THREADS")
-    if n and n.strip().isdigit() and int(n) > 0:
-        import torch
-
-        torch.set_num_threads(int(n))
+    set_torch_threads()
 
 
 FLAGS = (

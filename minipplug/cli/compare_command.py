@@ -5,10 +5,17 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import PRESETS, PPlugConfig
 from ..errors import InputError
-from .args import add_common, add_sizes, config_from_args
+from ..lamp.data import load_examples
+from ..lamp.samples import sample_paths
+from ..lamp.tasks import TaskSpec, get_task
+from .args import add_common, add_sizes, apply_threads, config_from_args
+
+if TYPE_CHECKING:
+    from ..engine.methods import Method
 
 # Fields the comparison's LLM and encoders apply to every plug, a reused one included (the plug's own fields,
 # such as its temperature or its number of soft tokens, travel inside the checkpoint).
@@ -31,53 +38,50 @@ def check_checkpoint_fits(ckpt: str, cfg: PPlugConfig) -> None:
     )
 
 
+def compare_files(args: argparse.Namespace, task: TaskSpec, methods: list[Method]) -> tuple:
+    """(dev questions, dev outputs, train questions, train outputs): the files given, else the task's sample."""
+    if args.questions or args.outputs or args.train_questions:
+        if not (args.questions and args.outputs):
+            raise InputError("--questions and --outputs (the dev set) go together")
+        reused = "pplug" if args.checkpoint else None  # the pplug rows then run --checkpoint: nothing to train
+        own_plug = [m for m in methods if m.plug_method and m.plug_method != reused]
+        if own_plug and not (args.train_questions and args.train_outputs):
+            raise InputError(f"{own_plug[0].name} trains a plug: give --train-questions and --train-outputs")
+        return args.questions, args.outputs, args.train_questions, args.train_outputs
+    if task.sample is None:
+        raise InputError(
+            f"no bundled sample for {task.name}; pass --questions/--outputs and --train-questions/--train-outputs"
+        )
+    paths = sample_paths(task.sample)
+    return paths["dev_questions"], paths["dev_outputs"], paths["train_questions"], paths["train_outputs"]
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from ..course.plots import plot_quality_cost
     from ..engine.compare import run_compare
     from ..engine.methods import get_method
     from ..engine.report import markdown_table
     from ..engine.stack import load_stack
-    from ..lamp.data import load_examples
     from ..lamp.metrics import metric_keys
-    from ..lamp.samples import sample_paths
-    from ..lamp.tasks import get_task
 
     cfg = config_from_args(args)
     if args.checkpoint:
         check_checkpoint_fits(args.checkpoint, cfg)
     methods = [get_method(m) for m in args.methods]
-    if args.questions or args.outputs or args.train_questions:
-        if not (args.questions and args.outputs):
-            raise InputError("--questions and --outputs (the dev set) go together")
-        own_plug = [m for m in methods if m.trains_plug and not (args.checkpoint and m.plug_name == "pplug")]
-        if own_plug and not (args.train_questions and args.train_outputs):
-            raise InputError(f"{own_plug[0].name} trains a plug: give --train-questions and --train-outputs")
-        dev_q, dev_o, tr_q, tr_o = args.questions, args.outputs, args.train_questions, args.train_outputs
-    else:
-        sample = get_task(cfg.task).sample
-        if sample is None:
-            raise InputError(
-                f"no bundled sample for {cfg.task}; pass --questions/--outputs and --train-questions/--train-outputs"
-            )
-        paths = sample_paths(sample)
-        dev_q, dev_o, tr_q, tr_o = (
-            paths["dev_questions"],
-            paths["dev_outputs"],
-            paths["train_questions"],
-            paths["train_outputs"],
-        )
-    dev_ex = load_examples(cfg.task, dev_q, dev_o)
+    task = get_task(cfg.task)
+    dev_q, dev_o, train_q, train_o = compare_files(args, task, methods)
+    dev_ex = load_examples(task, dev_q, dev_o)
     if cfg.max_dev_examples:
         dev_ex = dev_ex[: cfg.max_dev_examples]
-    train_ex = load_examples(cfg.task, tr_q, tr_o) if tr_q else []
+    train_ex = load_examples(task, train_q, train_o) if train_q else []
     t0 = time.perf_counter()
+    apply_threads()
     stack = load_stack(cfg)
     out = Path(args.out)
-    rows = run_compare(
-        stack, train_ex, dev_ex, out, [m.name for m in methods], args.checkpoint, args.pplug_rank, cfg.progress
-    )
-    metric = metric_keys(cfg.task)[0]
-    plot_quality_cost(rows, metric, title=f"{cfg.task}: {metric} against cost", path=out / "quality_vs_cost.png")
+    run = dict(out=out, methods=methods, checkpoint=args.checkpoint, pplug_rank=args.pplug_rank)
+    rows = run_compare(stack, train_ex, dev_ex, progress=cfg.progress, **run)
+    metric = metric_keys(task)[0]
+    plot_quality_cost(rows, metric, title=f"{task.name}: {metric} against cost", path=out / "quality_vs_cost.png")
     print(markdown_table(rows))
     print(f"wrote {out / 'results.json'}, results.md and quality_vs_cost.png ({time.perf_counter() - t0:.0f} s)")
     return 0

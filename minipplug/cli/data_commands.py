@@ -8,9 +8,11 @@ import json
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
     from ..lamp.data import load_examples, profile_stats
+    from ..lamp.tasks import get_task
 
-    examples = load_examples(args.task, args.questions, args.outputs)
-    print(json.dumps(profile_stats(args.task, examples)))
+    task = get_task(args.task)
+    examples = load_examples(task, args.questions, args.outputs)
+    print(json.dumps(profile_stats(task, examples)))
     return 0
 
 
@@ -24,8 +26,9 @@ def _cmd_make_samples(args: argparse.Namespace) -> int:
 
 def _cmd_download(args: argparse.Namespace) -> int:
     from ..lamp.download import download_lamp
+    from ..lamp.tasks import get_task
 
-    paths = download_lamp(args.task, args.split, time_based=args.time_based, root=args.root)
+    paths = download_lamp(get_task(args.task), args.split, time_based=args.time_based, root=args.root)
     print(json.dumps({k: str(v) for k, v in paths.items()}))
     return 0
 
@@ -36,10 +39,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from ..lamp.metrics import score
     from ..lamp.tasks import get_task
 
-    get_task(args.task)
-    golds, preds = read_outputs(args.golds, args.task), read_outputs(args.preds)
+    task = get_task(args.task)
+    golds, preds = read_outputs(args.golds, task), read_outputs(args.preds)
     try:
-        result = score(args.task, preds, golds)
+        result = score(task, preds, golds)
     except InputError as e:
         raise InputError(f"{args.preds}: {e}") from None
     print(json.dumps({k: round(v, 6) for k, v in result.items()}, allow_nan=False))

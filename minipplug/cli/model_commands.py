@@ -16,6 +16,7 @@ from ..lamp.tasks import get_task
 
 if TYPE_CHECKING:
     from ..engine.autostop import AutoLength
+    from ..engine.methods import Method
 from .args import add_common, add_sizes, apply_threads, config_from_args, nonnegative_int, positive_int, run_config
 
 
@@ -76,7 +77,7 @@ def _load_train_data(args: argparse.Namespace, cfg: PPlugConfig) -> tuple[list, 
 
 def _train_summary(args: argparse.Namespace, cfg: PPlugConfig, stack, result, dev_ex: list | None) -> dict:
     """The JSON line train ends with (and dev_results.json when there is a dev set)."""
-    from ..engine.methods import method_examples
+    from ..engine.methods import get_method, method_examples
     from ..engine.report import public, result_row
 
     out = Path(args.out)
@@ -89,19 +90,11 @@ def _train_summary(args: argparse.Namespace, cfg: PPlugConfig, stack, result, de
         "final_train_loss": round(result.losses[-1][1], 4) if result.losses else None,
     }
     if dev_ex:
-        dev_ex = method_examples(
-            args.method, dev_ex, cfg.task, stack.plm.tokenizer, cfg.max_input_tokens, stack.hist, seed=cfg.seed
-        )
-        row = result_row(
-            stack,
-            dev_ex,
-            cfg.task,
-            args.method,
-            result.plug,
-            cfg.decoding,
-            progress=cfg.progress,
-            train_seconds=result.seconds,
-        )
+        tok, window, method = stack.plm.tokenizer, cfg.max_input_tokens, get_method(args.method)
+        reads = dict(tokenizer=tok, max_input_tokens=window, hist=stack.hist, seed=cfg.seed)
+        dev_ex = method_examples(method, dev_ex, stack.task, **reads)
+        run = dict(decoding=cfg.decoding, progress=cfg.progress, train_seconds=result.seconds)
+        row = result_row(stack, dev_ex, method, plug=result.plug, **run)
         summary["dev"] = public(row)
         atomic_write_text(out / "dev_results.json", json.dumps([public(row)], indent=1, allow_nan=False) + "\n")
     if result.autostop is not None:
@@ -137,68 +130,58 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from ..engine.methods import get_method, method_examples
-    from ..engine.predict import predict
-    from ..engine.report import result_row
-    from ..engine.stack import load_stack, open_plug
+def checkpoint_config(args: argparse.Namespace, method: Method) -> PPlugConfig:
+    """The config predict runs: the checkpoint's (checked to be trained as the method), or the flags' without one."""
     from ..model.plug import check_plug_files, trained_as
 
-    method = get_method(args.method)
-    check_out_file(args.out)
-    apply_threads()
     if method.name == "lora-per-user":
         raise InputError(
             "--method lora-per-user trains one adapter per user; run it with `minipplug compare "
             "--methods lora-per-user` (predict does not train)"
         )
-    if args.checkpoint:
-        info = check_plug_files(args.checkpoint)
-        if method.trains_plug and trained_as(info) != method.plug_name:
+    if not args.checkpoint:
+        if method.plug_method:
             raise InputError(
-                f"{args.checkpoint}: this plug was trained as {trained_as(info)}, not {method.plug_name}; use "
-                f"--method {trained_as(info)} or train one with `minipplug train --method {method.plug_name}`"
+                f"--method {method.name} needs --checkpoint DIR (a plug trained with "
+                f"`minipplug train --method {method.plug_method}`)"
             )
-        cfg = PPlugConfig.from_dict(info["config"])
-    elif method.trains_plug:
+        return config_from_args(args)
+    info = check_plug_files(args.checkpoint)
+    if method.plug_method and trained_as(info) != method.plug_method:
         raise InputError(
-            f"--method {method.name} needs --checkpoint DIR (a plug trained with "
-            f"`minipplug train --method {method.plug_name}`)"
+            f"{args.checkpoint}: this plug was trained as {trained_as(info)}, not {method.plug_method}; use "
+            f"--method {trained_as(info)} or train one with `minipplug train --method {method.plug_method}`"
         )
-    else:
-        cfg = config_from_args(args)
-    task = get_task(args.task).name if args.task else cfg.task
-    cfg = cfg.replace(
-        task=task,
-        decoding=args.decoding,
-        progress=not args.quiet,
-        **({"num_beams": args.num_beams} if args.num_beams else {}),
-    )
-    if args.decoding == "rank" and get_task(task).kind == "generation":
-        raise InputError(f"--decoding rank needs a task with labels; {task} is a generation task")
+    return PPlugConfig.from_dict(info["config"])
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from ..engine.methods import get_method, method_examples
+    from ..engine.predict import check_decoding, predict
+    from ..engine.report import result_row
+    from ..engine.stack import load_stack, open_plug
+
+    method = get_method(args.method)
+    check_out_file(args.out)
+    apply_threads()
+    cfg = checkpoint_config(args, method)
+    task = get_task(args.task or cfg.task)
+    beams = {"num_beams": args.num_beams} if args.num_beams else {}
+    cfg = cfg.replace(task=task.name, decoding=args.decoding, progress=not args.quiet, **beams)
+    check_decoding(args.decoding, task)
     examples = load_examples(task, args.questions, args.outputs)
     stack = load_stack(cfg)
-    plug = open_plug(stack, args.checkpoint) if method.trains_plug else None
-    examples = method_examples(
-        method.name, examples, task, stack.plm.tokenizer, cfg.max_input_tokens, stack.hist, seed=cfg.seed
-    )
+    plug = open_plug(stack, args.checkpoint) if method.plug_method else None
+    reads = dict(tokenizer=stack.plm.tokenizer, max_input_tokens=cfg.max_input_tokens, hist=stack.hist, seed=cfg.seed)
+    examples = method_examples(method, examples, task, **reads)
     if examples[0].target is not None:
-        row = result_row(stack, examples, task, method.name, plug, args.decoding, progress=cfg.progress)
+        row = result_row(stack, examples, method, plug=plug, decoding=args.decoding, progress=cfg.progress)
         answers = row.pop("_answers")
         print(json.dumps(row, allow_nan=False))
     else:
-        answers = predict(
-            examples,
-            task,
-            stack.plm,
-            plug,
-            stack.hist,
-            method.soft,
-            args.decoding,
-            cfg.eval_batch_size,
-            cfg.num_beams,
-            progress=cfg.progress,
-        ).answers
+        run = dict(decoding=args.decoding, batch_size=cfg.eval_batch_size, num_beams=cfg.num_beams)
+        prediction = predict(examples, task, stack.plm, plug=plug, hist=stack.hist, history=method.history, **run)
+        answers = prediction.answers
     write_outputs(args.out, task, answers)
     return 0
 
@@ -275,9 +258,14 @@ def _add_train_command(sub) -> None:
 
 def add_model_commands(sub) -> None:
     """Register train, predict and demo on the CLI's sub-command parser."""
+    _add_train_command(sub)
+    _add_predict_and_demo(sub)
+
+
+def _add_predict_and_demo(sub) -> None:
+    """Register predict and demo on the CLI's sub-command parser."""
     from ..engine.methods import method_help
 
-    _add_train_command(sub)
     pr = sub.add_parser("predict", help="write LaMP-format predictions")
     pr.add_argument("--questions", required=True)
     pr.add_argument("--outputs", help="golds: when given, the official metrics are printed too")

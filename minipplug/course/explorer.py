@@ -15,18 +15,17 @@ import numpy as np
 import torch
 
 from ..lamp.data import Example
-from ..lamp.tasks import TaskSpec, get_task
+from ..lamp.tasks import TaskSpec
 from ..model.plug import PersonaPlug, soft_tokens
 from .plots import plot_attention
 
 
-def persona(example: Example, task: str | TaskSpec) -> str:
+def persona(example: Example, task: TaskSpec) -> str:
     """A user's label for colouring: the majority tag/category/score of their profile (first seen wins a tie).
 
     On the LaMP_2-style sample this is the planted persona, the user's favourite tag.
     """
-    spec = get_task(task)
-    field = spec.persona_field
+    field = task.persona_field
     values = [str(it[field]).strip() for it in example.profile if field in it] if field else []
     if not values:
         return example.user or "?"
@@ -113,7 +112,7 @@ class Explorer:
         self, stack, plug: PersonaPlug, examples: list[Example], decoding: str | None = None, max_chars: int = 70
     ):
         self.stack, self.plug = stack, plug
-        self.task = get_task(stack.cfg.task)
+        self.task = stack.task
         # Label ranking always answers with a valid label; free generation is the only choice for generation tasks.
         self.decoding = decoding or ("rank" if self.task.labels else "generate")
         self.by_user = group_by_user(examples)

@@ -1,30 +1,34 @@
 """The notebooks' common start: run settings chosen by a profile, seeds, threads and a one-line device print.
 
 A profile is a named choice of sizes, models, precision and data for the same code:
-- ``fast`` (the default without a GPU): the CPU preset on the bundled LaMP_2-style sample, sized so that the
-  whole series runs in minutes on two CPU cores (laptops, CI); bf16 autocast where the CPU supports it.
+- ``fast`` (the default without a GPU): the small offline models' preset on the bundled LaMP_2-style sample, sized
+  so that the whole series runs in minutes on two CPU cores (laptops, CI); bf16 autocast where the CPU supports it.
 - ``gpu`` (the default with a GPU, e.g. Colab): the same offline models and bundled samples, mixed precision
   (bf16 on Ampere or newer, fp16 on older GPUs such as the T4), and enough training to approach the oracle.
 - ``paper``: the published recipe with hub models on real LaMP_2 (needs the Hugging Face hub, LaMP's server
   and a GPU); PAPER_MEMORY says what each model needs.
 
-Select one with ``MINIPPLUG_PROFILE=fast|gpu|paper``. ``MINIPPLUG_THREADS=N`` sets torch's CPU threads.
+Select one with ``MINIPPLUG_PROFILE=fast|gpu|paper``. ``MINIPPLUG_THREADS=N`` sets torch's CPU threads (both are
+read in minipplug.config).
 The object that ``setup()`` returns is called settings, never profile: in LaMP a profile is a user's history.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import PPlugConfig, cache_dir
+from ..config import PROFILE_ENV, PPlugConfig, cache_dir, profile_from_env
+from ..engine.methods import COMPARE_METHODS, Method, get_method
 from ..errors import InputError
 from ..lamp.data import Example, load_examples, spread
+from ..lamp.tasks import TaskSpec, get_task
 
-PROFILE_ENV = "MINIPPLUG_PROFILE"
-THREADS_ENV = "MINIPPLUG_THREADS"
-
+# The preset of the offline small models (the 135M LLM and MiniLM) at the settings that make the plug learn in
+# minutes: the dataclass defaults. Its name, "cpu-fast", says where it was tuned (2 CPU cores), not where it runs:
+# the gpu profile runs the same models, trained longer.
+SMALL_MODELS_PRESET = "cpu-fast"
 # Notebook 04's rows in the fast profile: every family, both controls, the paper's retrieval baselines.
 FAST_METHODS = (
     "non-personalized",
@@ -35,12 +39,24 @@ FAST_METHODS = (
     "pplug-swapped-history",
     "pplug-no-history",
 )
-PROFILES: dict[str, dict] = {
-    "fast": dict(preset="cpu-fast", data="sample", config=dict(), compare_methods=FAST_METHODS, compare_dev=30),
-    "gpu": dict(
-        preset="cpu-fast", data="sample", config=dict(precision="auto", epochs=8.0), compare_methods=None, compare_dev=0
-    ),
-    "paper": dict(preset="paper", data="lamp", config=dict(), compare_methods=None, compare_dev=0),
+ALL_BUT_LORA = tuple(m for m in COMPARE_METHODS if m != "lora-per-user")
+
+
+@dataclass(frozen=True)
+class NotebookProfile:
+    """A named choice of preset, config overrides, data and notebook 04's comparison for the same code."""
+
+    preset: str
+    data: str  # "sample": a bundled LaMP-format sample; "lamp": real LaMP, downloaded (needs internet)
+    overrides: dict = field(default_factory=dict)
+    compare_methods: tuple[str, ...] = ALL_BUT_LORA
+    compare_dev: int = 0  # dev questions notebook 04 scores every method on (0: all)
+
+
+PROFILES: dict[str, NotebookProfile] = {
+    "fast": NotebookProfile(SMALL_MODELS_PRESET, "sample", compare_methods=FAST_METHODS, compare_dev=30),
+    "gpu": NotebookProfile(SMALL_MODELS_PRESET, "sample", overrides=dict(precision="auto", epochs=8.0)),
+    "paper": NotebookProfile("paper", "lamp"),
 }
 # What the paper profile's models need on a GPU (weights alone, and training with the frozen LLM in bf16):
 # FlanT5-XL (2.85B) is 11.4 GB in fp32 and 5.7 GB in bf16; training adds activations for batch 8 x 256 tokens.
@@ -54,14 +70,18 @@ PAPER_MEMORY = {
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a notebook runs: one PPlugConfig, the data it reads, and the methods notebook 04 compares."""
+    """What a notebook runs: one PPlugConfig, its task, the data it reads, and the methods notebook 04 compares."""
 
     profile: str  # the profile's name: fast, gpu or paper
     cfg: PPlugConfig  # the run's config (max_train_examples / max_dev_examples hold the data limits)
     data: str  # "sample": a bundled LaMP-format sample; "lamp": real LaMP, downloaded (needs internet)
     sample: str = "lamp2_tags"  # the bundled sample read when data == "sample"
-    compare_methods: tuple[str, ...] = FAST_METHODS
+    compare_methods: tuple[Method, ...] = ()
     compare_dev: int = 0  # dev questions notebook 04 scores every method on (0: all)
+    task: TaskSpec = field(init=False)  # the config's task, looked up once here
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task", get_task(self.cfg.task))  # frozen: set once, here
 
     def paths(self) -> dict[str, Path]:
         """{train,dev}_{questions,outputs} paths of the data (real LaMP is downloaded once)."""
@@ -73,7 +93,7 @@ class RunSettings:
 
         out = {}
         for split in ("train", "dev"):
-            for kind, path in download_lamp(self.cfg.task, split).items():
+            for kind, path in download_lamp(self.task, split).items():
                 out[f"{split}_{kind}"] = path
         return out
 
@@ -82,7 +102,7 @@ class RunSettings:
         if split not in ("train", "dev"):
             raise InputError(f"split must be train or dev, got '{split}'")
         paths = self.paths()
-        examples = load_examples(self.cfg.task, paths[f"{split}_questions"], paths[f"{split}_outputs"])
+        examples = load_examples(self.task, paths[f"{split}_questions"], paths[f"{split}_outputs"])
         if limit is None:
             limit = self.cfg.max_train_examples if split == "train" else self.cfg.max_dev_examples
         return spread(examples, limit)
@@ -94,9 +114,9 @@ class RunSettings:
 
 def default_profile() -> str:
     """$MINIPPLUG_PROFILE, else gpu where torch sees a CUDA GPU, else fast."""
-    chosen = os.environ.get(PROFILE_ENV)
+    chosen = profile_from_env()
     if chosen:
-        return chosen.strip().lower()
+        return chosen
     import torch
 
     return "gpu" if torch.cuda.is_available() else "fast"
@@ -112,33 +132,20 @@ def get_settings(profile: str | None = None, seed: int = 0) -> RunSettings:
             "paper: the published recipe with hub models and real LaMP)"
         )
     p = PROFILES[name]
-    cfg = PPlugConfig.preset(p["preset"], **p["config"], seed=seed)
-    if p["compare_methods"] is None:
-        from ..engine.methods import COMPARE_METHODS
-
-        methods = tuple(m for m in COMPARE_METHODS if m != "lora-per-user")
-    else:
-        methods = tuple(p["compare_methods"])
-    return RunSettings(profile=name, cfg=cfg, data=p["data"], compare_methods=methods, compare_dev=p["compare_dev"])
+    cfg = PPlugConfig.preset(p.preset, **p.overrides, seed=seed)
+    methods = tuple(get_method(m) for m in p.compare_methods)
+    return RunSettings(profile=name, cfg=cfg, data=p.data, compare_methods=methods, compare_dev=p.compare_dev)
 
 
 def setup(seed: int = 0, profile: str | None = None) -> RunSettings:
     """Pick the profile, set torch's threads, seed python/numpy/torch, print device, profile and seed in one line."""
-    import torch
-
-    from ..engine.stack import pick_device
+    from ..engine.stack import apply_threads, pick_device
     from ..engine.train import pick_precision, set_seed
 
     settings = get_settings(profile, seed=seed)
-    threads = os.environ.get(THREADS_ENV)
-    if threads:
-        try:
-            torch.set_num_threads(int(threads))
-        except ValueError:
-            raise InputError(f"${THREADS_ENV} must be a whole number of threads, got '{threads}'") from None
+    n = apply_threads()
     set_seed(seed)
     device = pick_device()
-    n = torch.get_num_threads()
     where = f"{device.type} ({n} thread{'s' if n != 1 else ''})" if device.type == "cpu" else device.type
     data = settings.sample if settings.data == "sample" else f"real {settings.cfg.task}"
     precision = {"no": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}[pick_precision(settings.cfg)]

@@ -4,96 +4,139 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from ..atomic import atomic_write_text
 from ..config import PPlugConfig
 from ..errors import InputError
 from ..lamp.data import Example
-from ..lamp.metrics import metric_keys
-from ..lamp.tasks import get_task
+from ..lamp.metrics import metric_keys, score
+from ..lamp.tasks import TaskSpec
 from ..model.plug import PersonaPlug, read_plug_config, trained_as
-from .methods import COMPARE_METHODS, get_method, method_examples, variant_config
+from .methods import COMPARE_METHODS, METHODS, Method, get_method, method_examples, variant_config
 from .report import PeakMemory, markdown_table, public, result_row
 from .stack import Stack, open_plug
 from .train import train
 
 
-def decodings_for(task: str, method: str, pplug_rank: bool = False) -> list[str]:
+def decodings_for(task: TaskSpec, method: Method, pplug_rank: bool = False) -> list[str]:
     """Both decodings for the zero-shot and retrieval rows of classification tasks; generate otherwise."""
-    if get_task(task).kind == "generation":
+    if task.kind == "generation":
         return ["generate"]
-    if get_method(method).trains_plug and not pplug_rank:
+    if method.plug_method and not pplug_rank:
         return ["generate"]
     return ["generate", "rank"]
+
+
+@dataclass
+class TrainedPlug:
+    """A plug a comparison runs, with what training it cost here (None / NaN: reused, not measured)."""
+
+    plug: PersonaPlug
+    seconds: float | None = None
+    peak_memory_mb: float = float("nan")
+
+
+@dataclass
+class PlugShelf:
+    """The plugs of one comparison, each trained (or loaded) once, whichever rows run it."""
+
+    stack: Stack
+    train_ex: list[Example]
+    out: Path | None = None
+    checkpoint: str | os.PathLike | None = None  # a trained pplug to reuse for the pplug rows
+    plugs: dict[str, TrainedPlug] = field(default_factory=dict)
+
+    def get(self, method: Method) -> TrainedPlug:
+        """The plug that method runs (trained as method.plug_method)."""
+        name = method.plug_method
+        if name not in self.plugs:
+            self.plugs[name] = self._load_or_train(METHODS[name])
+        return self.plugs[name]
+
+    def _load_or_train(self, method: Method) -> TrainedPlug:
+        saved = self.out / "plugs" / method.name if self.out else None
+        if method.name == "pplug" and self.checkpoint:
+            return TrainedPlug(open_plug(self.stack, self.checkpoint))
+        if saved is not None and reusable(saved, variant_config(self.stack.cfg, method), method.name):
+            # An earlier run (demo or compare) already trained this plug with the same config: reuse it.
+            return TrainedPlug(open_plug(self.stack, saved), read_plug_config(saved).get("train_seconds"))
+        with PeakMemory() as mem:
+            result = train(self.stack, self.train_ex, None, method.name, out_dir=saved)
+        return TrainedPlug(result.plug, result.seconds, mem.mb)
 
 
 def run_compare(
     stack: Stack,
     train_ex: list[Example],
     dev_ex: list[Example],
+    *,
     out: str | os.PathLike | None = None,
-    methods: tuple[str, ...] | list[str] = COMPARE_METHODS,
+    methods: Sequence[Method] | None = None,
     checkpoint: str | os.PathLike | None = None,
     pplug_rank: bool = False,
     progress: bool = True,
 ) -> list[dict]:
     """Train what needs training (or reuse a pplug checkpoint), evaluate every method on dev, write the results.
 
-    A counterfactual (pplug-swapped-history) runs the pplug plug of this comparison, trained once.
+    methods: default COMPARE_METHODS. A counterfactual (pplug-swapped-history) runs the pplug plug of this
+    comparison, trained once.
     """
-    cfg, task = stack.cfg, stack.cfg.task
+    methods = [get_method(m) for m in COMPARE_METHODS] if methods is None else methods
     out = Path(out) if out else None
-    tok, window = stack.plm.tokenizer, cfg.max_input_tokens
+    shelf = PlugShelf(stack, train_ex, out, checkpoint)
     rows: list[dict] = []
-    plugs: dict[str, tuple[PersonaPlug, float | None, float]] = {}  # trained plug, train seconds, peak MB
-
-    def plug_for(name: str) -> tuple[PersonaPlug, float | None, float]:
-        if name not in plugs:
-            saved = out / "plugs" / name if out else None
-            if name == "pplug" and checkpoint:
-                plugs[name] = (open_plug(stack, checkpoint), None, float("nan"))
-            elif saved is not None and reusable(saved, variant_config(cfg, name), name):
-                # An earlier run (demo or compare) already trained this plug with the same config: reuse it.
-                plugs[name] = (open_plug(stack, saved), read_plug_config(saved).get("train_seconds"), float("nan"))
-            else:
-                with PeakMemory() as mem:
-                    result = train(stack, train_ex, None, name, out_dir=saved)
-                plugs[name] = (result.plug, result.seconds, mem.mb)
-        return plugs[name]
-
-    for method in [get_method(m) for m in methods]:
+    for method in methods:
         if method.name == "lora-per-user":
-            rows.extend(_lora_rows(stack, dev_ex, task, rows, progress))
-            continue
-        plug, train_seconds, train_memory = None, None, float("nan")
-        if method.trains_plug:
-            plug, train_seconds, train_memory = plug_for(method.plug_name)
-            if method.plug_of:  # runs another method's plug: it trains nothing of its own
-                train_seconds, train_memory = None, float("nan")
-        dev = method_examples(method.name, dev_ex, task, tok, window, stack.hist, seed=cfg.seed)
-        for decoding in decodings_for(task, method.name, pplug_rank):
-            row = result_row(
-                stack, dev, task, method.name, plug, decoding, progress=progress, train_seconds=train_seconds
-            )
-            if train_memory == train_memory:  # NaN: reused or not trained here, so not measured
-                row["train_peak_memory_mb"] = round(train_memory, 1)
-            rows.append(row)
-            if progress:
-                print(json.dumps(public(row)), flush=True)
+            rows.extend(_lora_rows(stack, dev_ex, rows, progress))
+        else:
+            rows.extend(method_rows(stack, dev_ex, method, shelf, pplug_rank=pplug_rank, progress=progress))
     if out:
         write_report(rows, out)
     return rows
 
 
-def _lora_rows(stack: Stack, dev_ex: list[Example], task: str, rows: list[dict], progress: bool) -> list[dict]:
+def method_rows(
+    stack: Stack, dev_ex: list[Example], method: Method, shelf: PlugShelf, *, pplug_rank: bool, progress: bool
+) -> list[dict]:
+    """One method's rows (one per decoding), its plug trained or loaded from the shelf."""
+    trained = shelf.get(method) if method.plug_method else None
+    # A method that runs another method's plug trains nothing of its own.
+    own = trained is not None and method.trains
+    cfg = stack.cfg
+    tok, window = stack.plm.tokenizer, cfg.max_input_tokens
+    dev = method_examples(
+        method, dev_ex, stack.task, tokenizer=tok, max_input_tokens=window, hist=stack.hist, seed=cfg.seed
+    )
+    rows = []
+    for decoding in decodings_for(stack.task, method, pplug_rank):
+        row = result_row(
+            stack,
+            dev,
+            method,
+            plug=trained.plug if trained else None,
+            decoding=decoding,
+            progress=progress,
+            train_seconds=trained.seconds if own else None,
+        )
+        if own and trained.peak_memory_mb == trained.peak_memory_mb:  # NaN: reused, so not measured
+            row["train_peak_memory_mb"] = round(trained.peak_memory_mb, 1)
+        rows.append(row)
+        if progress:
+            print(json.dumps(public(row)), flush=True)
+    return rows
+
+
+def _lora_rows(stack: Stack, dev_ex: list[Example], rows: list[dict], progress: bool) -> list[dict]:
     """The lora-per-user row (a few users), with PPlug's score on exactly the same questions beside it."""
-    from ..lamp.metrics import score
     from .lora_per_user import lora_per_user_row
 
-    if get_task(task).item_pair is None:
+    task = stack.task
+    if task.item_pair is None:
         if progress:
-            print(f"lora-per-user: skipped ({task} profiles hold no input/output pairs to fine-tune on)")
+            print(f"lora-per-user: skipped ({task.name} profiles hold no input/output pairs to fine-tune on)")
         return []
     row = lora_per_user_row(stack.plm, dev_ex, task)
     key = metric_keys(task)[0]

@@ -12,7 +12,8 @@ from ..atomic import atomic_write_text
 from ..config import PPlugConfig
 from ..lamp.data import load_examples, spread
 from ..lamp.samples import sample_paths
-from .methods import method_examples
+from ..lamp.tasks import get_task
+from .methods import METHODS, method_examples
 from .report import markdown_table, public, result_row
 from .stack import load_stack
 from .train import train
@@ -32,47 +33,40 @@ def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tag
     t0 = time.perf_counter()
     cfg = (cfg or PPlugConfig()).replace(task="LaMP_2")
     paths = sample_paths(sample)
-    train_ex = load_examples(cfg.task, paths["train_questions"], paths["train_outputs"])
-    dev_ex = load_examples(cfg.task, paths["dev_questions"], paths["dev_outputs"])
+    task = get_task(cfg.task)
+    train_ex = load_examples(task, paths["train_questions"], paths["train_outputs"])
+    dev_ex = load_examples(task, paths["dev_questions"], paths["dev_outputs"])
     if cfg.max_dev_examples:
         dev_ex = spread(dev_ex, cfg.max_dev_examples)  # as many users as possible: the swapped row needs two
     print(f"demo: {len(train_ex)} train / {len(dev_ex)} dev examples ({sample}), LLM {cfg.llm}, encoder {cfg.encoder}")
     stack = load_stack(cfg)
     result = DemoResult(rows=[])
     plugs = {}
-    for method in ("pplug", "pplug-no-history"):
-        ckpt = out / "plugs" / method  # `minipplug compare --out` on the same folder reuses these
-        trained = train(stack, train_ex, None, method, out_dir=ckpt)
-        plugs[method] = trained.plug
-        result.curves[method] = trained.losses
-        result.rows.append(
-            result_row(
-                stack,
-                dev_ex,
-                cfg.task,
-                method,
-                trained.plug,
-                cfg.decoding,
-                progress=cfg.progress,
-                train_seconds=trained.seconds,
-            )
-        )
-        print(
-            f"  {method}: trained {trained.steps} steps in {trained.seconds:.0f} s, "
-            f"dev accuracy {result.rows[-1]['accuracy']:.3f}"
-        )
-    swapped = method_examples("pplug-swapped-history", dev_ex, cfg.task, None, cfg.max_input_tokens, seed=cfg.seed)
-    result.rows.insert(
-        1,
-        result_row(
-            stack, swapped, cfg.task, "pplug-swapped-history", plugs["pplug"], cfg.decoding, progress=cfg.progress
-        ),
-    )
-    result.rows.append(
-        result_row(stack, dev_ex, cfg.task, "non-personalized", None, cfg.decoding, progress=cfg.progress)
-    )
+    for method in (METHODS["pplug"], METHODS["pplug-no-history"]):
+        ckpt = out / "plugs" / method.name  # `minipplug compare --out` on the same folder reuses these
+        trained = train(stack, train_ex, None, method.name, out_dir=ckpt)
+        plugs[method.name] = trained.plug
+        result.curves[method.name] = trained.losses
+        run = dict(decoding=cfg.decoding, progress=cfg.progress, train_seconds=trained.seconds)
+        row = result_row(stack, dev_ex, method, plug=trained.plug, **run)
+        result.rows.append(row)
+        accuracy = row["accuracy"]
+        print(f"  {method.name}: trained {trained.steps} steps in {trained.seconds:.0f} s, dev accuracy {accuracy:.3f}")
+    swapped = METHODS["pplug-swapped-history"]
+    swapped_dev = method_examples(swapped, dev_ex, task, seed=cfg.seed)
+    row = result_row(stack, swapped_dev, swapped, plug=plugs["pplug"], decoding=cfg.decoding, progress=cfg.progress)
+    result.rows.insert(1, row)
+    zero_shot = result_row(stack, dev_ex, METHODS["non-personalized"], decoding=cfg.decoding, progress=cfg.progress)
+    result.rows.append(zero_shot)
     summary_file = paths["dev_outputs"].parent / "summary.json"
     result.oracle = json.loads(summary_file.read_text()).get("dev_oracle") if summary_file.exists() else None
+    write_demo_report(result, out)
+    print(f"wrote {out / 'results.json'} and checkpoints in {out / 'plugs'} ({time.perf_counter() - t0:.0f} s)")
+    return result
+
+
+def write_demo_report(result: DemoResult, out: Path) -> None:
+    """results.json and results.md (the table, with the oracle under it), and the table printed."""
     atomic_write_text(out / "results.json", json.dumps([public(r) for r in result.rows], indent=1) + "\n")
     table = markdown_table(result.rows)
     note = f"\noracle (best possible on this dev set): {result.oracle}\n" if result.oracle else ""
@@ -80,5 +74,3 @@ def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tag
     print(table)
     if result.oracle:
         print(f"oracle (best possible on this dev set): accuracy {result.oracle['accuracy']:.3f}")
-    print(f"wrote {out / 'results.json'} and checkpoints in {out / 'plugs'} ({time.perf_counter() - t0:.0f} s)")
-    return result

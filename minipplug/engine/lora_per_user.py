@@ -15,17 +15,16 @@ import torch
 from ..errors import InputError
 from ..lamp.data import Example
 from ..lamp.metrics import metric_keys, score
-from ..lamp.tasks import get_task
+from ..lamp.tasks import TaskSpec
 from ..model.injection import LoadedLLM, PPlugLM
 from .predict import predict
 
 
-def history_pairs(example: Example, task: str) -> list[tuple[str, str]]:
+def history_pairs(example: Example, task: TaskSpec) -> list[tuple[str, str]]:
     """The user's profile items as (LLM input, target) pairs, with the question's own instruction."""
-    spec = get_task(task)
-    if spec.item_pair is None:
-        raise InputError(f"lora-per-user needs input/output pairs in the profile; {spec.name} has none")
-    q_field, t_field = spec.item_pair
+    if task.item_pair is None:
+        raise InputError(f"lora-per-user needs input/output pairs in the profile; {task.name} has none")
+    q_field, t_field = task.item_pair
     prefix = example.input[: len(example.input) - len(example.query)] if example.input.endswith(example.query) else ""
     return [(prefix + str(it[q_field]), str(it[t_field]).strip()) for it in example.profile]
 
@@ -38,6 +37,7 @@ def _lora_targets(model: torch.nn.Module) -> list[str]:
 def train_user_lora(
     plm: PPlugLM,
     pairs: list[tuple[str, str]],
+    *,
     r: int = 8,
     epochs: int = 3,
     lr: float = 1e-3,
@@ -70,7 +70,13 @@ def train_user_lora(
 
 
 def lora_per_user_row(
-    plm: PPlugLM, examples: list[Example], task: str, n_users: int = 4, decoding: str = "generate", **train_kwargs
+    plm: PPlugLM,
+    examples: list[Example],
+    task: TaskSpec,
+    *,
+    n_users: int = 4,
+    decoding: str = "generate",
+    **train_kwargs,
 ) -> dict:
     """Train one LoRA for each of the first n_users users and score it on their questions; returns a results row."""
     by_user: dict[str, list[Example]] = defaultdict(list)
@@ -83,7 +89,7 @@ def lora_per_user_row(
         t0 = time.perf_counter()
         user_plm = train_user_lora(plm, history_pairs(exs[0], task), **train_kwargs)
         train_s.append(time.perf_counter() - t0)
-        pred = predict(exs, task, user_plm, soft="none", decoding=decoding, progress=False)
+        pred = predict(exs, task, user_plm, decoding=decoding, progress=False)  # no plug: the adapter personalizes
         answers.update(pred.answers)
         golds.update({e.id: e.target for e in exs})
         infer_s += pred.seconds_per_example * len(exs)
@@ -91,7 +97,7 @@ def lora_per_user_row(
     metrics = score(task, answers, golds)
     row = {
         "method": f"lora-per-user ({len(users)} users)",
-        "task": get_task(task).name,
+        "task": task.name,
         "split": "dev",
         "decoding": decoding,
     }

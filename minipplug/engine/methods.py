@@ -19,100 +19,77 @@ from dataclasses import dataclass, field
 from ..config import PPlugConfig
 from ..errors import InputError
 from ..lamp.data import Example
+from ..lamp.tasks import TaskSpec
+from .predict import History
 from .retrieval import RETRIEVERS, retrieval_prompts
 
 DEFAULT_K = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Method:
     """One named method: how it is trained, what the LLM reads, and how it looks in a plot."""
 
     name: str
     family: str  # zero-shot | retrieval | pplug | control | fine-tuning
     help: str
-    trains_plug: bool = False  # runs a trained plug (a checkpoint), made by `minipplug train --method`
-    plug_of: str | None = None  # the method whose trained plug it runs, when not its own (a counterfactual)
+    # The method a plug must have been trained as for this one to run it: its own name, "pplug" for the
+    # counterfactual that runs pplug's plug, None for a method without a plug.
+    plug_method: str | None = None
+    history: History = History.OWN  # the history the plug reads (with a plug only)
     overrides: dict = field(default_factory=dict)  # the plug's config override
     retriever: str | None = None  # history items as text in the prompt: bm25 | recency | dense
     k: int = 0  # how many retrieved items
-    history: str = "none"  # soft tokens from the user's "own" history, "hidden" (empty), "swapped", or "none"
     marker: str = "^"  # matplotlib marker of its family
-
-    @property
-    def plug_name(self) -> str | None:
-        """The method a checkpoint must have been trained as for this method to run it."""
-        return (self.plug_of or self.name) if self.trains_plug else None
 
     @property
     def trains(self) -> bool:
         """Whether the method trains a plug of its own (what `minipplug train --method` accepts)."""
-        return self.trains_plug and self.plug_of is None
+        return self.plug_method == self.name
 
-    @property
-    def soft(self) -> str:
-        """The soft-token mode of predict(): own, hidden or none (a swapped history is an own one, replaced)."""
-        return {"swapped": "own"}.get(self.history, self.history)
+
+def _pplug(name: str, help_text: str, **fields) -> Method:
+    """A method that trains and runs its own plug (PPlug or one of the paper's variants)."""
+    return Method(name=name, family="pplug", help=help_text, plug_method=name, marker="o", **fields)
 
 
 _FIXED = [
-    Method("non-personalized", "zero-shot", "the frozen LLM on the input alone", marker="^"),
-    Method("pplug", "pplug", "PPlug: soft tokens from the user's whole history", True, history="own", marker="o"),
-    Method(
-        "pplug+retrieval",
-        "pplug",
-        "PPlug plus the most relevant history item as text",
-        True,
-        retriever="dense",
-        k=1,
-        history="own",
-        marker="o",
-    ),
-    Method(
+    Method(name="non-personalized", family="zero-shot", help="the frozen LLM on the input alone", marker="^"),
+    _pplug("pplug", "PPlug: soft tokens from the user's whole history"),
+    _pplug("pplug+retrieval", "PPlug plus the most relevant history item as text", retriever="dense", k=1),
+    _pplug(
         "pplug-mean-pooling",
-        "pplug",
         "PPlug with mean pooling instead of input-aware attention",
-        True,
         overrides={"aggregation": "mean"},
-        history="own",
-        marker="o",
     ),
-    Method(
-        "pplug-no-instruction",
-        "pplug",
-        "PPlug without the instruction embedding",
-        True,
-        overrides={"use_instruction": False},
-        history="own",
-        marker="o",
-    ),
-    Method(
+    _pplug("pplug-no-instruction", "PPlug without the instruction embedding", overrides={"use_instruction": False}),
+    _pplug(
         "pplug-top4",
-        "pplug",
         "PPlug that keeps only the 4 best-scoring history items",
-        True,
         overrides={"aggregation": "topk", "top_k": 4},
-        history="own",
-        marker="o",
     ),
     Method(
-        "pplug-no-history",
-        "control",
-        "control: the plug trained and run with every history hidden",
-        True,
-        history="hidden",
+        name="pplug-no-history",
+        family="control",
+        help="control: the plug trained and run with every history hidden",
+        plug_method="pplug-no-history",
+        history=History.HIDDEN,
         marker="D",
     ),
     Method(
-        "pplug-swapped-history",
-        "control",
-        "counterfactual: the trained pplug reads another user's history",
-        True,
-        plug_of="pplug",
-        history="swapped",
+        name="pplug-swapped-history",
+        family="control",
+        help="counterfactual: the trained pplug reads another user's history",
+        plug_method="pplug",
+        history=History.SWAPPED,
         marker="X",
     ),
-    Method("lora-per-user", "fine-tuning", "one LoRA adapter trained on each of a few users' histories", marker="*"),
+    Method(
+        name="lora-per-user",
+        family="fine-tuning",
+        help="one LoRA adapter trained on each of a few users' histories",
+        marker="*",
+    ),
 ]
 METHODS: dict[str, Method] = {m.name: m for m in _FIXED}
 COMPARE_METHODS = (
@@ -150,7 +127,8 @@ def get_method(name: str) -> Method:
         return METHODS[name]
     if name.split("-")[0].lower() in RETRIEVERS:
         retriever, k = parse_retrieval(name)
-        return Method(name, "retrieval", f"{k} items by {retriever} as text", retriever=retriever, k=k, marker="s")
+        text = f"{k} items by {retriever} as text"
+        return Method(name=name, family="retrieval", help=text, retriever=retriever, k=k, marker="s")
     raise InputError(
         f"unknown method '{name}'; known: {', '.join(COMPARE_METHODS)} (k may vary: bm25-k2, dense-k8, ...)"
     )
@@ -161,10 +139,9 @@ def method_help() -> str:
     return "; ".join(f"{m.name}: {m.help}" for m in _FIXED) + "; bm25-kK, recency-kK, dense-kK: K retrieved items"
 
 
-def variant_config(cfg: PPlugConfig, method: str) -> PPlugConfig:
-    """The config of the plug a method runs: the base config with the method's override."""
-    m = get_method(method)
-    return cfg.replace(**get_method(m.plug_of).overrides if m.plug_of else m.overrides)
+def variant_config(cfg: PPlugConfig, method: Method) -> PPlugConfig:
+    """The config of the plug a method runs: the base config with the override of the method it was trained as."""
+    return cfg.replace(**METHODS[method.plug_method].overrides) if method.plug_method else cfg
 
 
 def with_inputs(examples: list[Example], inputs: list[str]) -> list[Example]:
@@ -198,13 +175,19 @@ def swap_histories(examples: list[Example], seed: int = 0) -> list[Example]:
 
 
 def method_examples(
-    method: str, examples: list[Example], task: str, tokenizer, max_input_tokens: int, hist=None, seed: int = 0
+    method: Method,
+    examples: list[Example],
+    task: TaskSpec,
+    *,
+    tokenizer=None,
+    max_input_tokens: int = 256,
+    hist=None,
+    seed: int = 0,
 ) -> list[Example]:
     """The examples as a method's LLM reads them: retrieved items in the input text, or another user's history."""
-    m = get_method(method)
-    if m.retriever:
-        prompts = retrieval_prompts(examples, task, m.retriever, m.k, tokenizer, max_input_tokens, hist)
+    if method.retriever:
+        prompts = retrieval_prompts(examples, task, method.retriever, method.k, tokenizer, max_input_tokens, hist)
         examples = with_inputs(examples, prompts)
-    if m.history == "swapped":
+    if method.history is History.SWAPPED:
         examples = swap_histories(examples, seed)
     return examples

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import Enum
 
 import torch
 
 from ..errors import InputError
 from ..lamp.data import Example
 from ..lamp.metrics import score
-from ..lamp.tasks import TaskSpec, get_task
+from ..lamp.tasks import TaskSpec
 from ..model.encoder import HistoryEncoder
 from ..model.injection import PPlugLM
 from ..model.plug import PersonaPlug, soft_tokens
 
 DECODINGS = ("generate", "rank")
-SOFT_MODES = ("own", "hidden", "none")
+
+
+class History(str, Enum):
+    """The history a plug reads for each question (a method without a plug reads none as soft tokens)."""
+
+    OWN = "own"  # the user's own history
+    SWAPPED = "swapped"  # another user's: the examples arrive with swapped histories (methods.swap_histories)
+    HIDDEN = "hidden"  # every history empty: what the plug makes of the query alone
 
 
 @dataclass
@@ -28,63 +36,67 @@ class Prediction:
     seconds_per_example: float
 
 
+def check_decoding(decoding: str, task: TaskSpec) -> None:
+    """Refuse a decoding the task cannot use (ranking needs labels)."""
+    if decoding not in DECODINGS:
+        raise InputError(f"decoding must be one of {DECODINGS}, got '{decoding}'")
+    if decoding == "rank" and task.kind == "generation":
+        raise InputError(f"--decoding rank needs a task with labels; {task.name} is a generation task")
+
+
+def encode_histories(plug: PersonaPlug, hist: HistoryEncoder, examples: list[Example], progress: bool) -> None:
+    """Every history item once, before the batches, as training does: one cache write, not one per batch."""
+    keep = getattr(plug, "module", plug).cfg.max_history  # plug may be wrapped for DDP
+    items = [t for e in examples for t in (e.history[-keep:] if keep else e.history)]
+    hist.encode(list(dict.fromkeys(items)), progress=progress)
+
+
 @torch.no_grad()
 def predict(
     examples: list[Example],
-    task: str | TaskSpec,
+    task: TaskSpec,
     plm: PPlugLM,
+    *,
     plug: PersonaPlug | None = None,
     hist: HistoryEncoder | None = None,
-    soft: str = "own",
+    history: History = History.OWN,
     decoding: str = "generate",
     batch_size: int = 16,
     num_beams: int = 1,
     max_new_tokens: int | None = None,
-    prompts: list[str] | None = None,
     progress: bool = True,
 ) -> Prediction:
-    """Answer every example. soft: "own" (the plug reads each user's history), "hidden" (every history empty)
-    or "none" (no soft tokens: the frozen LLM alone).
+    """Answer every example: with soft tokens from the plug when one is given, else the frozen LLM alone.
 
-    prompts replaces each example's input text (the retrieval baselines put history items there).
+    history: the plug reads the examples' histories (OWN; SWAPPED when the examples carry another user's),
+    or every history hidden (HIDDEN).
     """
     from tqdm.auto import tqdm
 
-    spec = get_task(task)
-    if decoding not in DECODINGS:
-        raise InputError(f"decoding must be one of {DECODINGS}, got '{decoding}'")
-    if decoding == "rank" and spec.kind == "generation":
-        raise InputError(f"--decoding rank needs a task with labels; {spec.name} is a generation task")
-    if soft not in SOFT_MODES:
-        raise ValueError(f"soft must be one of {SOFT_MODES}, got '{soft}'")
-    use_plug = soft != "none"
-    if use_plug and (plug is None or hist is None):
-        raise ValueError(f"soft='{soft}' needs a trained plug and a history encoder")
-    texts = prompts if prompts is not None else [e.input for e in examples]
-    if use_plug and soft == "own":
-        # Every history item once, before the loop, as training does: one cache write, not one per batch.
-        keep = getattr(plug, "module", plug).cfg.max_history
-        items = [t for e in examples for t in (e.history[-keep:] if keep else e.history)]
-        hist.encode(list(dict.fromkeys(items)), progress=progress)
+    check_decoding(decoding, task)
+    history = History(history)  # a plain string value names the same mode
+    if plug is not None and hist is None:
+        raise ValueError("a plug needs a history encoder (hist=...)")
+    if plug is not None and history is not History.HIDDEN:
+        encode_histories(plug, hist, examples, progress)
     answers, n_tokens = {}, 0
     t0 = time.perf_counter()
-    for i in tqdm(
-        range(0, len(examples), batch_size), desc=f"predicting (soft tokens: {soft})", disable=not progress, leave=False
-    ):
-        batch, batch_texts = examples[i : i + batch_size], texts[i : i + batch_size]
-        tokens = soft_tokens(plug, hist, batch, hide_history=(soft == "hidden"))[0] if use_plug else None  # (B, S, D)
+    desc = f"predicting ({'frozen LLM alone' if plug is None else f'history: {History(history).value}'})"
+    for i in tqdm(range(0, len(examples), batch_size), desc=desc, disable=not progress, leave=False):
+        batch = examples[i : i + batch_size]
+        texts = [e.input for e in batch]
+        hide = history is History.HIDDEN
+        soft = None if plug is None else soft_tokens(plug, hist, batch, hide_history=hide)[0]  # (B, S, D)
         if decoding == "rank":
-            out = plm.rank(batch_texts, list(spec.labels), tokens)
+            out = plm.rank(texts, list(task.labels), soft)
         else:
-            out = plm.generate(batch_texts, tokens, max_new_tokens or spec.max_new_tokens, num_beams)
+            out = plm.generate(texts, soft, max_new_tokens or task.max_new_tokens, num_beams)
         answers.update({e.id: a for e, a in zip(batch, out)})
-        n_tokens += sum(len(plm.prompt_ids(t)) for t in batch_texts) + (
-            0 if tokens is None else tokens.shape[1] * len(batch)
-        )
+        n_tokens += sum(len(plm.prompt_ids(t)) for t in texts) + (0 if soft is None else soft.shape[1] * len(batch))
     seconds = time.perf_counter() - t0
     return Prediction(answers, n_tokens / len(examples), seconds / len(examples))
 
 
-def evaluate(examples: list[Example], task: str | TaskSpec, prediction: Prediction) -> dict[str, float]:
+def evaluate(examples: list[Example], task: TaskSpec, prediction: Prediction) -> dict[str, float]:
     """Official metrics of a prediction against the examples' targets."""
     return score(task, prediction.answers, {e.id: e.target for e in examples})

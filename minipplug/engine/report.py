@@ -9,9 +9,8 @@ import torch
 
 from ..lamp.data import Example
 from ..lamp.metrics import metric_keys, top_share
-from ..lamp.tasks import get_task
 from ..model.plug import PersonaPlug
-from .methods import get_method
+from .methods import Method
 from .predict import evaluate, predict
 from .stack import Stack
 
@@ -59,34 +58,33 @@ class PeakMemory:
 def result_row(
     stack: Stack,
     examples: list[Example],
-    task: str,
-    method: str,
+    method: Method,
+    *,
     plug: PersonaPlug | None = None,
     decoding: str = "generate",
     split: str = "dev",
-    prompts: list[str] | None = None,
     label: str | None = None,
     progress: bool = True,
     train_seconds: float | None = None,
 ) -> dict:
-    """Predict with a method (its examples already as method_examples gives them) and return its results row:
-    official metrics, prompt tokens, seconds per example, and how concentrated the answers are."""
+    """Predict with a method (its examples already as method_examples gives them) on the stack's task and return
+    its results row: official metrics, prompt tokens, seconds per example, and how concentrated the answers are."""
+    task, cfg = stack.task, stack.cfg
     with PeakMemory() as mem:
         pred = predict(
             examples,
             task,
             stack.plm,
-            plug,
-            stack.hist,
-            get_method(method).soft,
-            decoding,
-            stack.cfg.eval_batch_size,
-            stack.cfg.num_beams,
-            prompts=prompts,
+            plug=plug,
+            hist=stack.hist,
+            history=method.history,
+            decoding=decoding,
+            batch_size=cfg.eval_batch_size,
+            num_beams=cfg.num_beams,
             progress=progress,
         )
     metrics = evaluate(examples, task, pred)
-    row = {"method": label or method, "task": get_task(task).name, "split": split, "decoding": decoding}
+    row = {"method": label or method.name, "task": task.name, "split": split, "decoding": decoding}
     row.update({k: round(metrics[k], 4) for k in metric_keys(task)})
     row.update(
         {
@@ -96,20 +94,19 @@ def result_row(
             "peak_memory_mb": round(mem.mb, 1),
         }
     )
-    if get_task(task).labels:
-        # Collapse shows here: a plug that answers one label everywhere has a top share far above the gold's.
-        label, share = top_share(list(pred.answers.values()))
-        row.update(
-            {
-                "top_answer": label,
-                "top_answer_share": round(share, 3),
-                "top_gold_share": round(top_share([e.target for e in examples])[1], 3),
-            }
-        )
+    if task.labels:
+        row.update(answer_concentration(list(pred.answers.values()), [e.target for e in examples]))
     if train_seconds is not None:
         row["train_seconds"] = round(train_seconds, 1)
     row["_answers"] = pred.answers
     return row
+
+
+def answer_concentration(answers: list[str], golds: list[str]) -> dict:
+    """The most frequent answer and its share, beside the most frequent gold's share."""
+    # Collapse shows here: a plug that answers one label everywhere has a top share far above the gold's.
+    top, share = top_share(answers)
+    return {"top_answer": top, "top_answer_share": round(share, 3), "top_gold_share": round(top_share(golds)[1], 3)}
 
 
 def public(row: dict) -> dict:

@@ -20,7 +20,7 @@ import torch
 
 from ..errors import InputError
 from ..lamp.data import Example
-from ..lamp.tasks import ITEM_SEP, TaskSpec, get_task
+from ..lamp.tasks import ITEM_SEP, TaskSpec
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -72,36 +72,32 @@ def retrieve_dense(example: Example, task: TaskSpec, k: int, hist: HistoryEncode
     return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
 
 
-def retrieve(
-    example: Example, task: str | TaskSpec, method: str, k: int, hist: HistoryEncoder | None = None
-) -> list[int]:
+def retrieve(example: Example, task: TaskSpec, retriever: str, k: int, hist: HistoryEncoder | None = None) -> list[int]:
     """Indices of the top-k profile items of one example by the named retriever (bm25, recency, dense)."""
-    spec = get_task(task)
-    if method == "bm25":
-        return retrieve_bm25(example, spec, k)
-    if method == "recency":
+    if retriever == "bm25":
+        return retrieve_bm25(example, task, k)
+    if retriever == "recency":
         return retrieve_recency(example, k)
-    if method == "dense":
+    if retriever == "dense":
         if hist is None:
             raise ValueError("dense retrieval needs a HistoryEncoder (hist=...) for the item and query vectors")
-        return retrieve_dense(example, spec, k, hist)
-    raise InputError(f"unknown retriever '{method}'; known: {', '.join(RETRIEVERS)}")
+        return retrieve_dense(example, task, k, hist)
+    raise InputError(f"unknown retriever '{retriever}'; known: {', '.join(RETRIEVERS)}")
 
 
 # ---- prompt templates ------------------------------------------------------------------------------------
-def render(task: str | TaskSpec, inp: str, items: list[dict], texts: list[str] | None = None) -> str:
+def render(task: TaskSpec, inp: str, items: list[dict], texts: list[str] | None = None) -> str:
     """The prompt for the given items (their free field replaced by texts, if given) and the input."""
-    spec = get_task(task)
     if not items:
         return inp
-    field = spec.free_field
+    field = task.free_field
     texts = texts if texts is not None else [str(it[field]) for it in items]
     parts = []
     for it, text in zip(items, texts):
         values = {key: str(value) for key, value in it.items()}  # as LaMP's f-strings print them
         values[field] = text
-        parts.append(spec.item_template.format(**values))
-    return spec.compose(ITEM_SEP.join(parts), inp)
+        parts.append(task.item_template.format(**values))
+    return task.compose(ITEM_SEP.join(parts), inp)
 
 
 # ---- token budget ----------------------------------------------------------------------------------------
@@ -111,27 +107,27 @@ def _count(tokenizer: PreTrainedTokenizerBase, text: str) -> int:
     return len(tokenizer(text, verbose=False)["input_ids"])
 
 
-def _fit_items(spec: TaskSpec, items: list[dict], budget: int, tokenizer: PreTrainedTokenizerBase):
+def _fit_items(task: TaskSpec, items: list[dict], budget: int, tokenizer: PreTrainedTokenizerBase):
     """Each item's free text cut as LaMP cuts it within budget tokens; None where LaMP's tokenizer call fails."""
     k = len(items)
-    reserved = spec.budget_reserve + 2 * (k - 1) + (_count(tokenizer, spec.budget_suffix) if spec.budget_suffix else 0)
+    reserved = task.budget_reserve + 2 * (k - 1) + (_count(tokenizer, task.budget_suffix) if task.budget_suffix else 0)
     per_item = (budget - reserved) // k  # an equal share, template words included
     saved, texts = 0, []
     for it in items:
-        cost = spec.item_cost
+        cost = task.item_cost
         if isinstance(cost, str):
             cost = _count(tokenizer, cost.format(**{key: str(value) for key, value in it.items()}))
         limit = per_item + saved - cost
         if limit < 0:  # the tokenizer refuses a negative max_length; LaMP then retries with a larger budget
             return None
-        ids = tokenizer(str(it[spec.free_field]), max_length=limit, truncation=True, verbose=False)["input_ids"]
+        ids = tokenizer(str(it[task.free_field]), max_length=limit, truncation=True, verbose=False)["input_ids"]
         saved += per_item - len(ids) - cost  # what a short item leaves unused passes on to the next
         texts.append(tokenizer.batch_decode([ids], skip_special_tokens=True)[0])
     return texts
 
 
 def build_prompt(
-    task: str | TaskSpec, inp: str, items: list[dict], tokenizer: PreTrainedTokenizerBase, max_input_tokens: int = 256
+    task: TaskSpec, inp: str, items: list[dict], tokenizer: PreTrainedTokenizerBase, max_input_tokens: int = 256
 ) -> str:
     """LaMP's prompt for items in retrieval order within a window of max_input_tokens tokens.
 
@@ -140,16 +136,15 @@ def build_prompt(
     item's fixed part does not fit its share, LaMP counts the input at 50%, 40%, ... of the window until it
     does, and gives up with the input alone. The input is never cut here (the LLM wrapper cuts a too long prompt).
     """
-    spec = get_task(task)
     if not items:
         return inp  # LaMP's split by zero items fails, and it returns the input
     n_in = _count(tokenizer, inp)
     factor = INPUT_SHARE
     while factor >= 0:  # LaMP's own float steps: 0.6, 0.5, ..., 0.1, then 2.8e-17 (the whole window)
         budget = max_input_tokens - min(n_in, int(factor * max_input_tokens))
-        texts = _fit_items(spec, items, budget, tokenizer)
+        texts = _fit_items(task, items, budget, tokenizer)
         if texts is not None:
-            return render(spec, inp, items, texts)
+            return render(task, inp, items, texts)
         factor -= 0.1
     return inp
 
@@ -157,26 +152,25 @@ def build_prompt(
 # ---- whole runs ------------------------------------------------------------------------------------------
 def retrieval_prompts(
     examples: list[Example],
-    task: str | TaskSpec,
-    method: str,
+    task: TaskSpec,
+    retriever: str,
     k: int,
     tokenizer: PreTrainedTokenizerBase,
     max_input_tokens: int = 256,
     hist: HistoryEncoder | None = None,
 ) -> list[str]:
-    """One retrieval-augmented prompt per example (method: bm25, recency or dense; k items each)."""
-    spec = get_task(task)
-    if method not in RETRIEVERS:
+    """One retrieval-augmented prompt per example (retriever: bm25, recency or dense; k items each)."""
+    if retriever not in RETRIEVERS:
         raise InputError(
-            f"unknown retriever '{method}'; known: {', '.join(RETRIEVERS)} (parse names like "
+            f"unknown retriever '{retriever}'; known: {', '.join(RETRIEVERS)} (parse names like "
             "'bm25-k4' with minipplug.engine.methods.parse_retrieval)"
         )
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
-    if method == "dense" and hist is None:
+    if retriever == "dense" and hist is None:
         raise ValueError("dense retrieval needs a HistoryEncoder (hist=...) for the item and query vectors")
     prompts = []
     for ex in examples:
-        chosen = [ex.profile[i] for i in retrieve(ex, spec, method, k, hist)]
-        prompts.append(build_prompt(spec, ex.input, chosen, tokenizer, max_input_tokens))
+        chosen = [ex.profile[i] for i in retrieve(ex, task, retriever, k, hist)]
+        prompts.append(build_prompt(task, ex.input, chosen, tokenizer, max_input_tokens))
     return prompts

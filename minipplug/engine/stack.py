@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import PPlugConfig, cache_dir
+from ..config import PPlugConfig, cache_dir, threads_from_env
+from ..lamp.tasks import TaskSpec, get_task
 from ..model.encoder import HistoryEncoder, SentenceEncoder
 from ..model.injection import PPlugLM, embedding_scale
 from ..model.plug import PersonaPlug, build_plug, load_plug
@@ -23,6 +24,11 @@ class Stack:
     encoder: SentenceEncoder
     hist: HistoryEncoder
 
+    @property
+    def task(self) -> TaskSpec:
+        """The config's task (a property: a sweep may swap the config of a loaded stack)."""
+        return get_task(self.cfg.task)
+
 
 def pick_device() -> torch.device:
     """cuda, then mps, then cpu."""
@@ -31,6 +37,14 @@ def pick_device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def apply_threads() -> int:
+    """Set torch's CPU threads from $MINIPPLUG_THREADS when it is set; returns the number torch now uses."""
+    n = threads_from_env()
+    if n is not None:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()
 
 
 def load_stack(cfg: PPlugConfig, device: torch.device | None = None, disk_cache: bool = True) -> Stack:

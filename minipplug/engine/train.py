@@ -31,7 +31,7 @@ from ..model.encoder import HistoryEncoder
 from ..model.injection import PPlugLM
 from ..model.plug import CheckpointError, PersonaPlug, read_plug_config, soft_tokens
 from .autostop import AutoLength, AutoStop, split_validation_users
-from .methods import TRAINABLE, method_examples, variant_config
+from .methods import TRAINABLE, get_method, method_examples, variant_config
 from .stack import Stack, new_plug
 
 STATE_TENSORS, STATE_JSON = "training_state.safetensors", "training_state.json"
@@ -558,12 +558,14 @@ def train(
     """
     if method not in TRAINABLE:
         raise InputError(f"train --method must be one of {', '.join(TRAINABLE)}, got '{method}'")
-    cfg = variant_config(cfg or stack.cfg, method)
+    spec = get_method(method)  # the method, looked up once
+    cfg = variant_config(cfg or stack.cfg, spec)
     if cfg.max_train_examples:
         train_ex = train_ex[: cfg.max_train_examples]  # cut first: validation then comes out of the cut
-    tok, hist = stack.plm.tokenizer, stack.hist
-    train_ex = method_examples(method, train_ex, cfg.task, tok, cfg.max_input_tokens, hist)
-    dev_ex = method_examples(method, dev_ex, cfg.task, tok, cfg.max_input_tokens, hist) if dev_ex else dev_ex
+    hist = stack.hist
+    reads = dict(tokenizer=stack.plm.tokenizer, max_input_tokens=cfg.max_input_tokens, hist=hist)
+    train_ex = method_examples(spec, train_ex, stack.task, **reads)
+    dev_ex = method_examples(spec, dev_ex, stack.task, **reads) if dev_ex else dev_ex
     hide = method == "pplug-no-history"
     monitor = None
     if auto is not None:

@@ -193,11 +193,11 @@ def question_users(records: list[dict]) -> list[str | None]:
     ]
 
 
-def profile_stats(task: str, examples: list[Example]) -> dict:
+def profile_stats(task: TaskSpec, examples: list[Example]) -> dict:
     """The summary `minipplug data check` prints."""
     sizes = [len(e.history) for e in examples]
     return {
-        "task": get_task(task).name,
+        "task": task.name,
         "examples": len(examples),
         "with_targets": sum(e.target is not None for e in examples),
         "users": len({e.user for e in examples if e.user is not None}) or None,
@@ -208,10 +208,9 @@ def profile_stats(task: str, examples: list[Example]) -> dict:
     }
 
 
-def write_outputs(path: str | os.PathLike, task: str, predictions: dict[str, str]) -> None:
+def write_outputs(path: str | os.PathLike, task: TaskSpec, predictions: dict[str, str]) -> None:
     """Write predictions in the official outputs format {"task", "golds": [{"id", "output"}]}."""
-    name = get_task(task).name
-    doc = {"task": name, "golds": [{"id": k, "output": v} for k, v in predictions.items()]}
+    doc = {"task": task.name, "golds": [{"id": k, "output": v} for k, v in predictions.items()]}
     atomic_write_text(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 

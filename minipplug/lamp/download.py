@@ -10,7 +10,7 @@ from pathlib import Path
 from ..atomic import atomic_path
 from ..config import cache_dir
 from ..errors import InputError
-from .tasks import get_task
+from .tasks import TaskSpec
 
 
 class DownloadError(InputError, ConnectionError):
@@ -20,9 +20,9 @@ class DownloadError(InputError, ConnectionError):
 BASE = "https://ciir.cs.umass.edu/downloads/LaMP"
 
 
-def lamp_url(task: str, split: str, kind: str, time_based: bool = False) -> str:
+def lamp_url(task: TaskSpec, split: str, kind: str, time_based: bool = False) -> str:
     """Address of one LaMP file; kind is 'questions' or 'outputs'."""
-    folder = get_task(task).lamp_folder
+    folder = task.lamp_folder
     if split not in {"train", "dev", "test"}:
         raise InputError(f"split must be train, dev or test, got '{split}'")
     if kind not in {"questions", "outputs"}:
@@ -34,10 +34,10 @@ def lamp_url(task: str, split: str, kind: str, time_based: bool = False) -> str:
 
 
 def download_lamp(
-    task: str, split: str = "dev", time_based: bool = False, root: str | os.PathLike | None = None
+    task: TaskSpec, split: str = "dev", time_based: bool = False, root: str | os.PathLike | None = None
 ) -> dict[str, Path]:
     """Fetch questions (and outputs, except for test) into the cache; files already there are reused."""
-    name = get_task(task).name
+    name = task.name
     root = Path(root) if root else cache_dir() / "lamp"
     folder = root / ("time" if time_based else "user") / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,7 @@ def download_lamp(
         paths[kind] = dest
         if dest.exists():
             continue
-        url = lamp_url(name, split, kind, time_based)
+        url = lamp_url(task, split, kind, time_based)
         try:
             with atomic_path(dest) as tmp, urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as f:
                 while chunk := resp.read(1 << 20):

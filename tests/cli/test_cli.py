@@ -12,6 +12,7 @@ from typing import Any, Callable
 import pytest
 
 from minipplug.lamp.download import lamp_url
+from minipplug.lamp.tasks import get_task
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data_samples"
@@ -206,15 +207,21 @@ def test_download_offline_fails_cleanly(tmp_path: Path) -> None:
 
 def test_lamp_urls() -> None:
     base = "https://ciir.cs.umass.edu/downloads/LaMP"
-    assert lamp_url("LaMP_3", "dev", "questions") == f"{base}/LaMP_3/dev/dev_questions.json"
-    assert lamp_url("LaMP_2M", "train", "outputs") == f"{base}/LaMP_2/new/train/train_outputs.json"
-    assert lamp_url("LaMP_2", "dev", "questions", time_based=True) == f"{base}/time/LaMP_2/new/dev/dev_questions.json"
-    assert lamp_url("LaMP_2N", "dev", "outputs") == f"{base}/LaMP_2/dev/dev_outputs.json"
-    assert lamp_url("LaMP_7", "test", "questions", time_based=True) == f"{base}/time/LaMP_7/test/test_questions.json"
+    assert lamp_url(get_task("LaMP_3"), "dev", "questions") == f"{base}/LaMP_3/dev/dev_questions.json"
+    assert lamp_url(get_task("LaMP_2M"), "train", "outputs") == f"{base}/LaMP_2/new/train/train_outputs.json"
+    assert (
+        lamp_url(get_task("LaMP_2"), "dev", "questions", time_based=True)
+        == f"{base}/time/LaMP_2/new/dev/dev_questions.json"
+    )
+    assert lamp_url(get_task("LaMP_2N"), "dev", "outputs") == f"{base}/LaMP_2/dev/dev_outputs.json"
+    assert (
+        lamp_url(get_task("LaMP_7"), "test", "questions", time_based=True)
+        == f"{base}/time/LaMP_7/test/test_questions.json"
+    )
     with pytest.raises(ValueError):
-        lamp_url("LaMP_3", "test", "outputs")  # golds withheld
+        lamp_url(get_task("LaMP_3"), "test", "outputs")  # golds withheld
     with pytest.raises(ValueError):
-        lamp_url("LaMP_3", "validation", "questions")
+        lamp_url(get_task("LaMP_3"), "validation", "questions")
 
 
 def test_an_internal_bug_keeps_its_traceback(tmp_path: Path) -> None:
@@ -447,7 +454,7 @@ def test_every_method_name_is_run_or_refused(tmp_path: Path) -> None:
     from minipplug.engine.methods import METHODS
 
     d = SAMPLES / "lamp2_tags"
-    plug_methods = [n for n, m in METHODS.items() if m.trains_plug]
+    plug_methods = [n for n, m in METHODS.items() if m.plug_method]
     assert set(METHODS) - set(plug_methods) == {"non-personalized", "lora-per-user"}
     for name in [*plug_methods, "no-such-method"]:
         proc = run_cli(
@@ -478,3 +485,21 @@ def test_compare_refuses_a_checkpoint_trained_with_another_soft_position(tmp_pat
     )
     assert_usage_error(proc, str(ckpt), "soft_position='start'", "soft_position='input'", "--preset cpu-auto")
     assert not (tmp_path / "c").exists()
+
+
+def test_a_bad_thread_count_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    # One reader of $MINIPPLUG_THREADS for the CLI and the notebooks: a bad value is refused (exit 2) before any
+    # model loads, never silently ignored.
+    d = SAMPLES / "lamp2_tags"
+    args = ["predict", "--questions", str(d / "dev_questions.json"), "--method", "non-personalized"]
+    env = {**os.environ, "MINIPPLUG_THREADS": "two"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "minipplug", *args, "--out", str(tmp_path / "p.json")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert_usage_error(proc, "$MINIPPLUG_THREADS", "'two'")
+    assert not (tmp_path / "p.json").exists()

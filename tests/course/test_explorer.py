@@ -25,7 +25,7 @@ from minipplug.course.explorer import (
 )
 from minipplug.engine.stack import Stack
 from minipplug.engine.train import soft_tokens
-from minipplug.lamp.tasks import LAMP2_TAGS
+from minipplug.lamp.tasks import LAMP2_TAGS, get_task
 from minipplug.model.encoder import HistoryEncoder
 from minipplug.model.injection import PPlugLM, embedding_scale
 from minipplug.model.plug import build_plug
@@ -141,6 +141,8 @@ def test_persona_is_the_majority_tag():
     from minipplug.lamp.data import Example
 
     profile = [{"tag": "comedy"}, {"tag": "sci-fi"}, {"tag": "comedy"}, {"tag": "sci-fi"}, {"tag": "sci-fi"}]
-    assert persona(Example("1", "x", "x", [], profile, None, "u"), "LaMP_2") == "sci-fi"
-    assert persona(Example("1", "x", "x", [], profile[:2], None, "u"), "LaMP_2") == "comedy"  # a tie: first seen
-    assert persona(Example("1", "x", "x", [], [], None, "u9"), "LaMP_2") == "u9"
+    assert persona(Example("1", "x", "x", [], profile, None, "u"), get_task("LaMP_2")) == "sci-fi"
+    assert (
+        persona(Example("1", "x", "x", [], profile[:2], None, "u"), get_task("LaMP_2")) == "comedy"
+    )  # a tie: first seen
+    assert persona(Example("1", "x", "x", [], [], None, "u9"), get_task("LaMP_2")) == "u9"

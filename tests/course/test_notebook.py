@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
 from minipplug.config import PPlugConfig
 from minipplug.course.notebook import PAPER_MEMORY, PROFILES, get_settings, saved_plug_matches, setup, spread
+from minipplug.errors import InputError
 from minipplug.lamp.data import Example
+from minipplug.lamp.tasks import get_task
 
 
-def test_fast_is_the_cpu_preset_on_the_whole_sample(monkeypatch):
+def test_fast_is_the_small_models_preset_on_the_whole_sample(monkeypatch):
     monkeypatch.delenv("MINIPPLUG_PROFILE", raising=False)
     s = get_settings("fast")
     assert s.profile == "fast" and s.data == "sample" and s.sample == "lamp2_tags"
     # The fast profile is the CPU preset itself: the demo's settings, all 360 questions, all 120 dev questions.
     assert s.cfg.training_fields() == PPlugConfig().training_fields()
-    assert {"pplug", "pplug-no-history", "pplug-swapped-history", "non-personalized"} <= set(s.compare_methods)
+    names = {m.name for m in s.compare_methods}
+    assert {"pplug", "pplug-no-history", "pplug-swapped-history", "non-personalized"} <= names
+    assert s.task is get_task("LaMP_2") and s.task.name == s.cfg.task  # looked up once, when the settings are made
     assert 0 < s.compare_dev <= 40
 
 
@@ -67,10 +72,23 @@ def test_setup_seeds_and_prints_one_line(monkeypatch, capsys):
     capsys.readouterr()
 
 
-def test_setup_rejects_a_bad_thread_count(monkeypatch):
-    monkeypatch.setenv("MINIPPLUG_THREADS", "many")
-    with pytest.raises(ValueError, match="MINIPPLUG_THREADS must be a whole number"):
+@pytest.mark.parametrize("bad", ["many", "0", "-2", "1.5"])
+def test_setup_rejects_a_bad_thread_count(monkeypatch, bad):
+    monkeypatch.setenv("MINIPPLUG_THREADS", bad)
+    with pytest.raises(InputError, match=rf"MINIPPLUG_THREADS must be a whole number.*got '{re.escape(bad)}'"):
         setup()
+
+
+def test_setup_sets_the_threads_it_is_given(monkeypatch, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("MINIPPLUG_THREADS", "3")
+    try:
+        setup()
+        assert torch.get_num_threads() == 3 and "(3 threads)" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_settings_examples_respect_the_limits(monkeypatch):

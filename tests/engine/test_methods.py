@@ -15,6 +15,7 @@ from minipplug.engine.methods import (
     COMPARE_METHODS,
     METHODS,
     TRAINABLE,
+    Method,
     derangement,
     get_method,
     method_examples,
@@ -22,12 +23,21 @@ from minipplug.engine.methods import (
     swap_histories,
     variant_config,
 )
+from minipplug.engine.predict import History
 from minipplug.engine.retrieval import retrieval_prompts
 from minipplug.engine.stack import Stack
 from minipplug.lamp.data import Example
 from minipplug.lamp.samples import LAMP2_INSTRUCTION
+from minipplug.lamp.tasks import get_task
 from minipplug.model.encoder import HistoryEncoder
 from minipplug.model.injection import PPlugLM
+
+L2, L7 = get_task("LaMP_2"), get_task("LaMP_7")
+
+
+def methods(*names: str) -> list:
+    """The registered methods of these names, in order."""
+    return [get_method(n) for n in names]
 
 
 def lamp2_examples() -> list[Example]:
@@ -79,10 +89,13 @@ def test_registry_answers_every_question_about_a_method() -> None:
         "pplug-no-instruction",
         "pplug-top4",
     }
-    swapped = get_method("pplug-swapped-history")
-    assert (swapped.trains, swapped.trains_plug, swapped.plug_name, swapped.soft) == (False, True, "pplug", "own")
-    assert get_method("pplug-no-history").soft == "hidden" and get_method("non-personalized").soft == "none"
-    assert get_method("bm25-k4").soft == "none" and get_method("pplug+retrieval").retriever == "dense"
+    swapped, hidden = get_method("pplug-swapped-history"), get_method("pplug-no-history")
+    assert (swapped.trains, swapped.plug_method, swapped.history) == (False, "pplug", History.SWAPPED)
+    assert (hidden.trains, hidden.plug_method, hidden.history) == (True, "pplug-no-history", History.HIDDEN)
+    assert get_method("non-personalized").plug_method is None and get_method("bm25-k4").plug_method is None
+    assert get_method("pplug+retrieval").retriever == "dense" and get_method("pplug+retrieval").trains
+    # Every plug a method runs is one that `train --method` makes.
+    assert {m.plug_method for m in METHODS.values()} - {None} == set(TRAINABLE)
     markers = {m.family: m.marker for m in METHODS.values() if m.family != "control"}
     assert len(set(markers.values())) == len(markers)  # one marker per family
 
@@ -99,12 +112,12 @@ def test_parse_retrieval() -> None:
 
 def test_variant_configs_change_only_their_field() -> None:
     cfg = PPlugConfig()
-    assert variant_config(cfg, "pplug-mean-pooling").aggregation == "mean"
-    assert variant_config(cfg, "pplug-no-instruction").use_instruction is False
-    top = variant_config(cfg, "pplug-top4")
+    assert variant_config(cfg, METHODS["pplug-mean-pooling"]).aggregation == "mean"
+    assert variant_config(cfg, METHODS["pplug-no-instruction"]).use_instruction is False
+    top = variant_config(cfg, METHODS["pplug-top4"])
     assert (top.aggregation, top.top_k) == ("topk", 4)
-    assert variant_config(cfg, "pplug") == cfg and variant_config(cfg, "pplug+retrieval") == cfg
-    assert variant_config(cfg, "pplug-swapped-history") == cfg  # it runs the pplug plug
+    assert variant_config(cfg, METHODS["pplug"]) == cfg and variant_config(cfg, METHODS["pplug+retrieval"]) == cfg
+    assert variant_config(cfg, METHODS["pplug-swapped-history"]) == cfg  # it runs the pplug plug
 
 
 @pytest.mark.parametrize("n", [2, 3, 7, 30])
@@ -137,27 +150,25 @@ def test_swap_histories_gives_each_user_another_users_history() -> None:
             before.target,
             before.user,
         )
-    assert [e.history for e in method_examples("pplug-swapped-history", ex, "LaMP_2", None, 256)] == [
-        e.history for e in out
-    ]
+    assert [e.history for e in method_examples(METHODS["pplug-swapped-history"], ex, L2)] == [e.history for e in out]
 
 
 def test_method_examples_put_retrieved_items_in_the_input(stack: Stack) -> None:
     ex = lamp2_examples()
     tok = stack.plm.tokenizer
-    out = method_examples("recency-k2", ex, "LaMP_2", tok, 256)
-    assert [e.input for e in out] == retrieval_prompts(ex, "LaMP_2", "recency", 2, tok, 256)
+    out = method_examples(get_method("recency-k2"), ex, L2, tokenizer=tok, max_input_tokens=256)
+    assert [e.input for e in out] == retrieval_prompts(ex, L2, "recency", 2, tok, 256)
     # The newest item of user a is dated 2020-10-2 (a2): it comes first.
     assert out[0].input.startswith('the tag for the movie: "an android who learns to dream" is "sci-fi" , and ')
     assert [e.query for e in out] == [e.query for e in ex] and [e.history for e in out] == [e.history for e in ex]
-    assert method_examples("pplug", ex, "LaMP_2", tok, 256) is ex
+    assert method_examples(METHODS["pplug"], ex, L2, tokenizer=tok, max_input_tokens=256) is ex
 
 
 def test_compare_rows_and_reuse_of_saved_plugs(stack: Stack, tmp_path: Path, monkeypatch) -> None:
     from minipplug.engine import compare
 
     ex = lamp2_examples()
-    methods = ["non-personalized", "bm25-k1", "pplug", "pplug-swapped-history", "pplug-no-history"]
+    names = ["non-personalized", "bm25-k1", "pplug", "pplug-swapped-history", "pplug-no-history"]
     trained = []
     real_train = compare.train
     monkeypatch.setattr(
@@ -165,7 +176,7 @@ def test_compare_rows_and_reuse_of_saved_plugs(stack: Stack, tmp_path: Path, mon
         "train",
         lambda stack, tr, dev, method, **k: trained.append(method) or real_train(stack, tr, dev, method, **k),
     )
-    rows = compare.run_compare(stack, ex, ex, tmp_path, methods, progress=False)
+    rows = compare.run_compare(stack, ex, ex, out=tmp_path, methods=methods(*names), progress=False)
     assert [(r["method"], r["decoding"]) for r in rows] == [
         ("non-personalized", "generate"),
         ("non-personalized", "rank"),
@@ -196,7 +207,9 @@ def test_compare_rows_and_reuse_of_saved_plugs(stack: Stack, tmp_path: Path, mon
     # A second run on the same folder reuses the two trained plugs instead of training again.
     calls = []
     monkeypatch.setattr(compare, "train", lambda *a, **k: calls.append(a) or pytest.fail("retrained"))
-    again = compare.run_compare(stack, ex, ex, tmp_path, ["pplug", "pplug-no-history"], progress=False)
+    again = compare.run_compare(
+        stack, ex, ex, out=tmp_path, methods=methods("pplug", "pplug-no-history"), progress=False
+    )
     assert not calls and again[0]["_answers"] == by[("pplug", "generate")]["_answers"]
     # ... and reports the training time saved with the plug, not a new measurement.
     assert again[0]["train_seconds"] == pytest.approx(by[("pplug", "generate")]["train_seconds"], abs=0.11)
@@ -222,11 +235,11 @@ def test_compare_trains_each_variant_with_its_own_config_and_prompts(stack: Stac
     monkeypatch.setattr(train_module, "_train_plug", spy)
     ex = lamp2_examples()
     variants = ["pplug", "pplug+retrieval", "pplug-mean-pooling", "pplug-no-instruction", "pplug-top4"]
-    rows = compare.run_compare(stack, ex, ex, tmp_path, variants, progress=False)
+    rows = compare.run_compare(stack, ex, ex, out=tmp_path, methods=methods(*variants), progress=False)
     by = {r["method"]: r for r in rows}
     for m in variants:
         info = read_plug_config(tmp_path / "plugs" / m)
-        assert info["method"] == m and info["config"] == variant_config(stack.cfg, m).to_dict()
+        assert info["method"] == m and info["config"] == variant_config(stack.cfg, METHODS[m]).to_dict()
     # pplug+retrieval trains and runs on the input with the most relevant item in front; the others on the input.
     assert seen["pplug"] == [e.input for e in ex] and seen["pplug-top4"] == [e.input for e in ex]
     assert all(
@@ -244,24 +257,31 @@ def test_compare_trains_each_variant_with_its_own_config_and_prompts(stack: Stac
 
 def test_history_pairs_use_the_questions_instruction() -> None:
     ex = lamp2_examples()[0]
-    pairs = history_pairs(ex, "LaMP_2")
+    pairs = history_pairs(ex, L2)
     assert pairs[0] == (LAMP2_INSTRUCTION + "a starship crew lost in space", "sci-fi") and len(pairs) == 3
     with pytest.raises(ValueError, match="LaMP_7"):
-        history_pairs(ex, "LaMP_7")
+        history_pairs(ex, L7)
 
 
 def test_user_lora_trains_a_copy_and_leaves_the_shared_llm_alone(stack: Stack) -> None:
     before = {n: p.clone() for n, p in stack.plm.model.named_parameters()}
-    pairs = history_pairs(lamp2_examples()[0], "LaMP_2")
+    pairs = history_pairs(lamp2_examples()[0], L2)
     loss0 = stack.plm.loss([x for x, _ in pairs], [y for _, y in pairs]).item()
     user_plm = train_user_lora(stack.plm, pairs, r=4, epochs=15, lr=1e-2, batch_size=3)
     loss1 = user_plm.loss([x for x, _ in pairs], [y for _, y in pairs]).detach().item()
     assert loss1 < loss0 - 0.5  # it fits the user's own items
     assert all(torch.equal(p, before[n]) for n, p in stack.plm.model.named_parameters())
-    row = lora_per_user_row(stack.plm, lamp2_examples(), "LaMP_2", n_users=2, r=4, epochs=1)
+    row = lora_per_user_row(stack.plm, lamp2_examples(), L2, n_users=2, r=4, epochs=1)
     assert (
         row["examples"] == 4
         and row["method"] == "lora-per-user (2 users)"
         and row["train_seconds_per_user"] == pytest.approx(row["train_seconds"] / 2, abs=1e-3)
     )
     assert set(row["_answers"]) == {"q1", "q2", "q3", "q4"}
+
+
+def test_a_method_is_built_by_keyword() -> None:
+    # Nine fields, several of the same type: a positional value could land in the wrong one unseen.
+    with pytest.raises(TypeError):
+        Method("x", "pplug", "help", "x")
+    assert Method(name="x", family="pplug", help="h", plug_method="x").trains

@@ -13,7 +13,7 @@ from pplug_tiny import LABELS, setup_plug
 
 
 def test_predict_uses_the_plug(plm):
-    from minipplug.engine.predict import predict
+    from minipplug.engine.predict import History, predict
     from minipplug.lamp.tasks import get_task
     from minipplug.model.plug import soft_tokens
 
@@ -22,26 +22,33 @@ def test_predict_uses_the_plug(plm):
     examples = tiny.tiny_examples()[:3]
     spec = get_task("LaMP_2")
     with torch.no_grad():
-        pred = predict(examples, spec, plm, plug, hist, soft="own", decoding="rank", batch_size=2, progress=False)
+        pred = predict(examples, spec, plm, plug=plug, hist=hist, decoding="rank", batch_size=2, progress=False)
         soft, _ = soft_tokens(plug, hist, examples)
         want = plm.rank([e.input for e in examples], list(spec.labels), soft)
-        base = predict(examples, spec, plm, soft="none", decoding="rank", batch_size=2, progress=False)
+        base = predict(examples, spec, plm, decoding="rank", batch_size=2, progress=False)
+        hidden = predict(examples, spec, plm, plug=plug, hist=hist, history=History.HIDDEN, decoding="rank")
+        soft_hidden, _ = soft_tokens(plug, hist, examples, hide_history=True)
+        want_hidden = plm.rank([e.input for e in examples], list(spec.labels), soft_hidden)
     assert pred.answers == {e.id: a for e, a in zip(examples, want)}
+    assert hidden.answers == {e.id: a for e, a in zip(examples, want_hidden)}
     mean_prompt = sum(len(plm.prompt_ids(e.input)) for e in examples) / 3
     assert pred.prompt_tokens_mean == pytest.approx(mean_prompt + plug.n_soft_tokens)
     assert base.prompt_tokens_mean == pytest.approx(mean_prompt)
-    with pytest.raises(ValueError, match="needs a trained plug"):
-        predict(examples, spec, plm, soft="own", progress=False)
+    with pytest.raises(ValueError, match="needs a history encoder"):
+        predict(examples, spec, plm, plug=plug, progress=False)
+    with pytest.raises(TypeError):  # everything after the LLM is named: no positional plug, history or decoding
+        predict(examples, spec, plm, plug, hist)
 
 
 def test_a_swapped_history_changes_the_soft_tokens_and_the_label_scores(plm):
-    from minipplug.engine.methods import method_examples
+    from minipplug.engine.methods import METHODS, method_examples
+    from minipplug.lamp.tasks import get_task
     from minipplug.model.plug import soft_tokens
 
     plug, hist = setup_plug(tiny.tiny_config(), plm)
     plug.eval()
     ex = [e for e in tiny.tiny_examples() if e.history]  # three users with a history each
-    swapped = method_examples("pplug-swapped-history", ex, "LaMP_2", None, 256, seed=0)
+    swapped = method_examples(METHODS["pplug-swapped-history"], ex, get_task("LaMP_2"), seed=0)
     assert all(s.history != e.history for s, e in zip(swapped, ex))
     with torch.no_grad():
         own, _ = soft_tokens(plug, hist, ex)
@@ -59,6 +66,7 @@ def test_predict_encodes_every_history_item_up_front_with_one_cache_write(plm, t
     """Prediction fills the history cache as training does: one encode() of all distinct items before the loop,
     so a disk cache gets one new shard per run, not one per batch (and the vectors equal a cold encode)."""
     from minipplug.engine.predict import predict
+    from minipplug.lamp.tasks import get_task
     from minipplug.model.encoder import HistoryEncoder
 
     cfg = tiny.tiny_config()
@@ -69,7 +77,33 @@ def test_predict_encodes_every_history_item_up_front_with_one_cache_write(plm, t
     hist.encode = lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw)
     examples = tiny.tiny_examples()
     distinct = {t for e in examples for t in e.history}
-    predict(examples, "LaMP_2", plm, plug, hist, soft="own", decoding="rank", batch_size=2, progress=False)
+    predict(examples, get_task("LaMP_2"), plm, plug=plug, hist=hist, decoding="rank", batch_size=2, progress=False)
     assert calls[0] == len(distinct) and hist.shards_written == 1  # the later per-batch lookups are cache hits
     cold = HistoryEncoder(tiny.tiny_sentence_encoder(), "tiny-bert").encode(sorted(distinct))
     assert torch.equal(hist.encode(sorted(distinct)), cold)
+
+
+@pytest.mark.slow
+def test_batched_generation_gives_the_one_at_a_time_answers():
+    """Free generation of a batch (left padding, one KV cache, each row stopping at its own end-of-turn token)
+    answers as the same questions one at a time do: the frozen LLM alone and with a plug's soft tokens, on the
+    bundled sample with the real models."""
+    from minipplug.config import PPlugConfig
+    from minipplug.engine.predict import predict
+    from minipplug.engine.stack import load_stack, new_plug
+    from minipplug.lamp.data import load_examples, spread
+    from minipplug.lamp.samples import sample_paths
+
+    stack = load_stack(PPlugConfig(progress=False), torch.device("cpu"), disk_cache=False)
+    paths = sample_paths("lamp2_tags")
+    examples = spread(load_examples(stack.task, paths["dev_questions"], paths["dev_outputs"]), 6)
+    plug = new_plug(stack).eval()
+    limit = 40  # room to finish: the zero-shot LLM explains its tag, so rows end at different lengths
+    for with_plug in ({}, {"plug": plug, "hist": stack.hist}):
+        run = dict(max_new_tokens=limit, progress=False, **with_plug)
+        one = predict(examples, stack.task, stack.plm, batch_size=1, **run)
+        batched = predict(examples, stack.task, stack.plm, batch_size=6, **run)
+        assert batched.answers == one.answers
+        # One row at least ended before the limit while another went on: a row that stopped stayed stopped.
+        lengths = {len(stack.plm.tokenizer(a, add_special_tokens=False)["input_ids"]) for a in one.answers.values()}
+        assert len(lengths) > 1 and min(lengths) < limit - 1, one.answers

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from minipplug.engine.methods import method_examples, parse_retrieval
+from minipplug.engine.methods import get_method, method_examples, parse_retrieval
 from minipplug.engine.retrieval import (
     INPUT_SHARE,
     build_prompt,
@@ -131,8 +131,8 @@ TEMPLATE_CASES = {
 @pytest.mark.parametrize("task", list(TEMPLATE_CASES))
 def test_templates_match_lamp(tok, task):
     inp, items, expected = TEMPLATE_CASES[task]
-    assert build_prompt(task, inp, items, tok, max_input_tokens=512) == expected
-    assert render(task, inp, items) == expected  # nothing was cut
+    assert build_prompt(get_task(task), inp, items, tok, max_input_tokens=512) == expected
+    assert render(get_task(task), inp, items) == expected  # nothing was cut
 
 
 def test_retrieval_prompts_recency_end_to_end(tok):
@@ -142,7 +142,7 @@ def test_retrieval_prompts_recency_end_to_end(tok):
         {"id": "b", "title": "New", "text": "new news", "date": "2019-10-1"},
         {"id": "c", "title": "Undated", "text": "no date"},
     ]
-    out = retrieval_prompts([example("LaMP_4", L4_INPUT, profile)], "LaMP_4", "recency", 2, tok)
+    out = retrieval_prompts([example("LaMP_4", L4_INPUT, profile)], get_task("LaMP_4"), "recency", 2, tok)
     assert out == ['"New" is the title for "new news" , and "Old" is the title for "old news" . ' + L4_INPUT]
 
 
@@ -196,12 +196,12 @@ def test_budget_lamp_2_equal_shares_and_what_a_short_item_leaves():
     short = {"description": "Ships.", "tag": "sci-fi"}
     long = {"description": "A wizard school for two young friends in the mountains", "tag": "fantasy"}
     # "Ships." uses 2 of its 3 tokens: the one left passes on, so the long one keeps 3 words.
-    assert build_prompt("LaMP_2", inp, [short, long], WordTokenizer(), 40) == (
+    assert build_prompt(get_task("LaMP_2"), inp, [short, long], WordTokenizer(), 40) == (
         'the tag for the movie: "Ships." is "sci-fi" , and the tag for the movie: "A wizard school" is "fantasy" . '
         "Which tag fits? description: A robot learns to love."
     )
     # The long one first: it keeps 2 words, nothing is left over, and "Ships." still fits.
-    assert build_prompt("LaMP_2", inp, [long, short], WordTokenizer(), 40) == (
+    assert build_prompt(get_task("LaMP_2"), inp, [long, short], WordTokenizer(), 40) == (
         'the tag for the movie: "A wizard" is "fantasy" , and the tag for the movie: "Ships." is "sci-fi" . '
         "Which tag fits? description: A robot learns to love."
     )
@@ -217,7 +217,7 @@ def test_budget_items_keep_40_percent_of_the_window_against_a_long_input():
     )
     assert len(inp.split()) + 1 > 24
     item = {"title": "Road closed", "text": "The main road is closed all week because of the flood"}
-    assert build_prompt("LaMP_4", inp, [item], WordTokenizer(), 40) == (
+    assert build_prompt(get_task("LaMP_4"), inp, [item], WordTokenizer(), 40) == (
         '"Road closed" is the title for "The main road is closed" . ' + inp
     )
 
@@ -229,10 +229,10 @@ def test_budget_counts_the_input_less_when_an_item_does_not_fit_then_gives_up():
     # alone: an empty text, the item kept.
     inp = "Generate a headline for the following article: The bridge opened on Monday."
     item = {"title": "A B C", "text": "Some long text here"}
-    assert build_prompt("LaMP_4", inp, [item], WordTokenizer(), 20) == '"A B C" is the title for "" . ' + inp
+    assert build_prompt(get_task("LaMP_4"), inp, [item], WordTokenizer(), 20) == '"A B C" is the title for "" . ' + inp
     # Window 4: even the whole window (factor 2.8e-17 after 0.1) leaves a negative limit: the input alone.
-    assert build_prompt("LaMP_4", inp, [item], WordTokenizer(), 4) == inp
-    assert build_prompt("LaMP_4", inp, [], WordTokenizer(), 64) == inp
+    assert build_prompt(get_task("LaMP_4"), inp, [item], WordTokenizer(), 4) == inp
+    assert build_prompt(get_task("LaMP_4"), inp, [], WordTokenizer(), 64) == inp
 
 
 def test_budget_lamp_1_lamp_2n_lamp_3_lamp_5_lamp_6_lamp_7_by_hand():
@@ -244,7 +244,7 @@ def test_budget_lamp_1_lamp_2n_lamp_3_lamp_5_lamp_6_lamp_7_by_hand():
         '[1]: "Deep Ranking" [2]: "Bridges"'
     )
     items1 = [{"title": "A very long title about users and their models of the world"}, {"title": "Neural Ranking"}]
-    assert build_prompt("LaMP_1", inp1, items1, tk(), 50) == (
+    assert build_prompt(get_task("LaMP_1"), inp1, items1, tk(), 50) == (
         'For an author who has written the paper with the title, and "A very long title about users and their '
         'models", and "Neural Ranking" "Learning to Rank", which reference is related? [1]: "Deep Ranking" [2]: '
         '"Bridges"'
@@ -253,13 +253,13 @@ def test_budget_lamp_1_lamp_2n_lamp_3_lamp_5_lamp_6_lamp_7_by_hand():
     # the article: " " is "business" ' = 10: a limit of 4 tokens, which "Prices rise again." (3 + </s>) fills.
     inp2n = "Which category? article: Local team wins the cup."
     item2n = {"text": "Prices rise again.", "title": "Markets", "category": "business"}
-    assert build_prompt("LaMP_2N", inp2n, [item2n], tk(), 24) == (
+    assert build_prompt(get_task("LaMP_2N"), inp2n, [item2n], tk(), 24) == (
         'the category for the article: "Prices rise again." is "business" . ' + inp2n
     )
     # LaMP_3: the score not stripped; 14 words + </s> = 15; window 60: per item (45 - 1 - 2) // 2 = 21, room.
     inp3 = "What is the score of the following review? review: Works fine, a bit loud."
     items3 = [{"text": "Great kettle.", "score": 5}, {"text": "Okay lamp.", "score": " 3 "}]
-    assert build_prompt("LaMP_3", inp3, items3, tk(), 60) == (
+    assert build_prompt(get_task("LaMP_3"), inp3, items3, tk(), 60) == (
         '5 is the score for "Great kettle." , and  3  is the score for "Okay lamp." . ' + inp3
     )
     # LaMP_5: 14 words + </s> = 15; window 40: 25 tokens; per item 25 - 1 - len("Following the given patterns" +
@@ -270,14 +270,14 @@ def test_budget_lamp_1_lamp_2n_lamp_3_lamp_5_lamp_6_lamp_7_by_hand():
         "title": "Dense Models",
         "abstract": "We study dense models for ranking and retrieval at very large scale with little memory",
     }
-    assert build_prompt("LaMP_5", inp5, [item5], tk(), 40) == (
+    assert build_prompt(get_task("LaMP_5"), inp5, [item5], tk(), 40) == (
         '"Dense Models" is a title for "We study dense models for ranking and retrieval at very" . Following the '
         "given patterns " + inp5
     )
     # LaMP_6: LaMP_4's template; 10 words + </s> = 11; window 40: room for the whole text.
     inp6 = "Generate a subject for the following email: Lunch on Friday?"
     item6 = {"title": "Lunch", "text": "Shall we meet at noon"}
-    assert build_prompt("LaMP_6", inp6, [item6], tk(), 40) == (
+    assert build_prompt(get_task("LaMP_6"), inp6, [item6], tk(), 40) == (
         '"Lunch" is the title for "Shall we meet at noon" . ' + inp6
     )
     # LaMP_7: 15 words + </s> = 16; window 48: 32 tokens; LaMP reserves 1, 2 for the joint and the tokens of
@@ -285,7 +285,7 @@ def test_budget_lamp_1_lamp_2n_lamp_3_lamp_5_lamp_6_lamp_7_by_hand():
     # part '"" ' = 1 + 1 = 2; the first text keeps 10 - 2 - 1 = 7 words.
     items7 = [{"text": "ok so my cat is asleep again and again and again #vibes"}, {"text": "rain"}]
     inp7 = "Paraphrase the following tweet without any explanation before or after it: the train is late"
-    assert build_prompt("LaMP_7", inp7, items7, tk(), 48) == (
+    assert build_prompt(get_task("LaMP_7"), inp7, items7, tk(), 48) == (
         '"ok so my cat is asleep again" , and "rain"  are written by a person. Following the given patterns ' + inp7
     )
 
@@ -299,7 +299,7 @@ def test_budget_with_the_llm_tokenizer_gives_a_prompt_as_long_as_lamp_s(tok):
         inp += " " + words.pop()
     assert ntok(tok, inp) == 75
     items = [{"description": _words(random.Random(i), 300), "tag": "comedy"} for i in range(4)]
-    prompt = build_prompt("LaMP_2", inp, items, tok, 256)
+    prompt = build_prompt(get_task("LaMP_2"), inp, items, tok, 256)
     assert prompt.endswith(" . " + inp)
     assert 245 <= ntok(tok, prompt) <= 256, ntok(tok, prompt)
 
@@ -372,7 +372,8 @@ def test_dense_returns_the_semantically_related_item_first(tok, encoder):
     assert retrieve_dense(ex, spec, 3, hist)[0] == 1
     assert hist.encoder.texts_encoded == before + 1  # only the query: item vectors come from the cache
     # PPlug + retrieval: the one most relevant item in front of the input (two spaces, as in LaMP).
-    assert [e.input for e in method_examples("pplug+retrieval", [ex], "LaMP_7", tok, 256, hist)] == [
+    reads = dict(tokenizer=tok, max_input_tokens=256, hist=hist)
+    assert [e.input for e in method_examples(get_method("pplug+retrieval"), [ex], spec, **reads)] == [
         f'"{profile[1]["text"]}"  are written by a person. Following the given patterns {ex.input}'
     ]
 
@@ -413,7 +414,7 @@ def test_budget_keeps_the_input_whole_and_the_items_within_their_share(tok):
             item = {f: _words(rng, rng.randint(1, 2)) for f in FIELDS[task]}
             item[spec.free_field] = _words(rng, rng.choice([0, 3, 30, 300]))
             items.append(item)
-        prompt = build_prompt(task, inp, items, tok, window)
+        prompt = build_prompt(spec, inp, items, tok, window)
         n_in = ntok(tok, inp)
         share = window - min(n_in, int(INPUT_SHARE * window))
         assert ntok(tok, prompt) - n_in <= share + 2, (case, task, window)
@@ -421,7 +422,7 @@ def test_budget_keeps_the_input_whole_and_the_items_within_their_share(tok):
             "input over 60%"
             if n_in > INPUT_SHARE * window
             else "items whole"
-            if prompt == render(task, inp, items)
+            if prompt == render(spec, inp, items)
             else "items cut"
         ] += 1
         if task != "LaMP_1":
@@ -442,7 +443,7 @@ def test_parse_retrieval_refuses_malformed_names():
 
 def test_empty_profile_gives_the_plain_input(tok):
     ex = example("LaMP_4", L4_INPUT, [])
-    for method in ["bm25", "recency"]:
-        assert retrieval_prompts([ex], "LaMP_4", method, 4, tok) == [L4_INPUT]
+    for retriever in ["bm25", "recency"]:
+        assert retrieval_prompts([ex], get_task("LaMP_4"), retriever, 4, tok) == [L4_INPUT]
     with pytest.raises(ValueError, match="HistoryEncoder"):
-        retrieval_prompts([ex], "LaMP_4", "dense", 4, tok)
+        retrieval_prompts([ex], get_task("LaMP_4"), "dense", 4, tok)

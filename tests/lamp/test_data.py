@@ -383,7 +383,7 @@ def test_write_outputs_round_trip(tmp_path: Path) -> None:
     """Official format {"task", "golds": [{"id", "output"}]}, ids in order, text kept verbatim."""
     path = tmp_path / "out" / "preds.json"
     preds = {"200": "sci-fi", "201": " comedy\n", "x": "café – ünïcode"}
-    write_outputs(path, "LaMP-2M", preds)
+    write_outputs(path, get_task("LaMP-2M"), preds)
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert doc == {
         "task": "LaMP_2",
@@ -404,7 +404,7 @@ def test_write_outputs_round_trip(tmp_path: Path) -> None:
 def test_write_outputs_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "preds.json"
     path.write_text("old")
-    write_outputs(path, "LaMP_3", {"1": "4"})
+    write_outputs(path, get_task("LaMP_3"), {"1": "4"})
     assert read_outputs(path) == {"1": "4"}
     assert os.listdir(tmp_path) == ["preds.json"]
 
@@ -418,7 +418,7 @@ def test_atomic_write_keeps_old_file_when_rename_fails(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(data.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        write_outputs(path, "LaMP_2", {"200": "sci-fi"})
+        write_outputs(path, get_task("LaMP_2"), {"200": "sci-fi"})
     assert path.read_text() == "OLD CONTENT"
     assert os.listdir(tmp_path) == ["preds.json"]
 
@@ -438,7 +438,7 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path: Path) -> None:
 
 def test_profile_stats(fixture_dir: Path) -> None:
     l2n = load_examples("LaMP_2N", *_files(fixture_dir, "LaMP_2N"))
-    assert profile_stats("LaMP_2N", l2n) == {
+    assert profile_stats(get_task("LaMP_2N"), l2n) == {
         "task": "LaMP_2N",
         "examples": 2,
         "with_targets": 2,
@@ -449,7 +449,7 @@ def test_profile_stats(fixture_dir: Path) -> None:
         "profile_mean": 2.0,
     }
     l7 = load_examples("LaMP_7", _files(fixture_dir, "LaMP_7")[0])  # no outputs
-    assert profile_stats("lamp-7", l7) == {
+    assert profile_stats(get_task("lamp-7"), l7) == {
         "task": "LaMP_7",
         "examples": 3,
         "with_targets": 0,
@@ -460,7 +460,7 @@ def test_profile_stats(fixture_dir: Path) -> None:
         "profile_mean": 1.0,
     }
     l3 = load_examples("LaMP_3", *_files(fixture_dir, "LaMP_3"))
-    assert profile_stats("LaMP_3", l3)["profile_mean"] == 2.0  # (3 + 1) / 2
+    assert profile_stats(get_task("LaMP_3"), l3)["profile_mean"] == 2.0  # (3 + 1) / 2
 
 
 def test_to_dataset_rows_are_the_examples(fixture_dir: Path, make_file: Callable[[str, Any], Path]) -> None:

@@ -15,7 +15,7 @@ from minipplug.lamp.data import load_examples
 from minipplug.lamp.download import lamp_url
 from minipplug.lamp.metrics import metric_keys
 from minipplug.lamp.samples import sample_paths
-from minipplug.lamp.tasks import TASKS, get_task
+from minipplug.lamp.tasks import TASKS, TaskSpec, get_task
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 
@@ -60,3 +60,12 @@ def test_every_task_through_every_use(name: str, fixture_dir: Path) -> None:
 def test_the_movie_and_news_versions_of_lamp_2_live_in_different_folders() -> None:
     assert get_task("LaMP_2").lamp_folder == "LaMP_2/new" and get_task("LaMP_2N").lamp_folder == "LaMP_2"
     assert get_task("LaMP_2M") is get_task("LaMP_2")
+
+
+def test_a_task_is_built_by_keyword() -> None:
+    # Several fields share a type (two tuples of strings, two optional strings): a positional value could land in
+    # the wrong one unseen, so every TaskSpec names its fields.
+    with pytest.raises(TypeError):
+        TaskSpec("LaMP_X", "classification", ("text",), None)
+    spec = TaskSpec(name="LaMP_X", kind="classification", item_fields=("text",), query_marker=None)
+    assert spec.labels == () and spec.max_new_tokens == 32
