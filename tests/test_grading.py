@@ -1,9 +1,9 @@
-"""Notebook 06's autograder (course/, otter-grader), proven end to end.
+"""Notebook 06's autograder (instructor/, otter-grader), proven end to end.
 
 - the committed student version (notebooks/06_assignments.ipynb and notebooks/06_assignments_files/) is a fresh
-  generation from course/source/, and holds no solution, no hidden test and no output;
+  generation from instructor/source/, and holds no solution, no hidden test and no output;
 - the package ships no reference solution;
-- course/grade.py grades a folder of submissions into a gradebook CSV, offline, without Docker: the blank
+- instructor/grade.py grades a folder of submissions into a gradebook CSV, offline, without Docker: the blank
   student version scores 0, the instructor solutions score full points, one planted wrong solution per task
   loses exactly that task's points, a submission that raises or loops forever is graded without stopping the
   others, and one past the per-submission time limit is killed (kernel included) with 0 points.
@@ -30,15 +30,15 @@ import pytest
 pytestmark = pytest.mark.grading
 
 ROOT = Path(__file__).resolve().parents[1]
-COURSE = ROOT / "course"
+INSTRUCTOR = ROOT / "instructor"
 NOTEBOOKS = ROOT / "notebooks"
 STUDENT_NB = NOTEBOOKS / "06_assignments.ipynb"
 STUDENT_FILES = NOTEBOOKS / "06_assignments_files"
-GRADE = COURSE / "grade.py"
+GRADE = INSTRUCTOR / "grade.py"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"course_{name}", COURSE / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"instructor_{name}", INSTRUCTOR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -63,7 +63,7 @@ def generated(tmp_path_factory) -> tuple[Path, Path]:
 # ---- the student version ----------------------------------------------------------------------------------
 def test_committed_student_version_is_a_fresh_generation(generated):
     _, pub = generated
-    assert generate.differences(pub, NOTEBOOKS) == [], "run: python course/generate.py"
+    assert generate.differences(pub, NOTEBOOKS) == [], "run: python instructor/generate.py"
 
 
 def _cells(path: Path) -> list[dict]:
@@ -125,7 +125,7 @@ def test_student_files_hold_only_visible_tests_and_the_autograder_the_hidden_one
         assert n_hidden >= 1 and n_visible >= 1 and n_hidden + n_visible >= 2, f"{q}: visible and hidden tests"
         assert f"points = {POINTS[q]}" in full[q] and "all_or_nothing = True" in full[q]
     support = (STUDENT_FILES / "pplug_course.py").read_text()
-    assert support == (COURSE / "source" / "06_assignments_files" / "pplug_course.py").read_text()
+    assert support == (INSTRUCTOR / "source" / "06_assignments_files" / "pplug_course.py").read_text()
 
 
 def test_the_package_ships_no_reference_solution():
@@ -143,7 +143,7 @@ def test_the_package_ships_no_reference_solution():
             "answer_loss",
             "train_step(llm, plug",
         ):
-            assert f"def {name}" not in src, f"{path} defines {name}: solutions stay in course/source/"
+            assert f"def {name}" not in src, f"{path} defines {name}: solutions stay in instructor/source/"
 
 
 # ---- grading a folder of submissions ----------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """Generate notebook 06's student version and its autograder from the instructor source, with otter-grader.
 
-    python course/generate.py            # otter assign -> course/dist/, then publish the student version
-    python course/generate.py --check    # regenerate in a temporary folder; fail if notebooks/ differs
+    python instructor/generate.py            # otter assign -> instructor/dist/, then publish the student version
+    python instructor/generate.py --check    # regenerate in a temporary folder; fail if notebooks/ differs
 
-Source:    course/source/06_assignments.ipynb (solutions, visible and hidden tests, points) and
-           course/source/06_assignments_files/pplug_course.py (support code, no solutions).
-Generated: course/dist/student/ and course/dist/autograder/ (otter's layout; not committed), with the
-           autograder at the stable path course/dist/autograder/autograder.zip (hidden tests inside),
+Source:    instructor/source/06_assignments.ipynb (solutions, visible and hidden tests, points) and
+           instructor/source/06_assignments_files/pplug_course.py (support code, no solutions).
+Generated: instructor/dist/student/ and instructor/dist/autograder/ (otter's layout; not committed), with the
+           autograder at the stable path instructor/dist/autograder/autograder.zip (hidden tests inside),
            and the published student version (committed):
            notebooks/06_assignments.ipynb and notebooks/06_assignments_files/{pplug_course.py, tests/q*.py}.
 """
@@ -22,9 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-COURSE = Path(__file__).resolve().parent
-ROOT = COURSE.parent
-SOURCE = COURSE / "source" / "06_assignments.ipynb"
+INSTRUCTOR = Path(__file__).resolve().parent
+ROOT = INSTRUCTOR.parent
+SOURCE = INSTRUCTOR / "source" / "06_assignments.ipynb"
 NAME = "06_assignments"
 FILES = f"{NAME}_files"
 
@@ -34,7 +34,7 @@ def otter_assign(out: Path) -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # run from course/source so that the config's relative file paths resolve; no Docker, no execution
+    # run from instructor/source so that the config's relative file paths resolve; no Docker, no execution
     subprocess.run(
         [sys.executable, "-m", "otter", "assign", str(SOURCE), str(out)],
         cwd=SOURCE.parent,
@@ -87,7 +87,7 @@ def differences(a: Path, b: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only compare a fresh generation with notebooks/")
-    ap.add_argument("--dist", type=Path, default=COURSE / "dist", help="otter's output folder (default course/dist)")
+    ap.add_argument("--dist", type=Path, default=INSTRUCTOR / "dist", help="otter's output (default instructor/dist)")
     ap.add_argument("--publish-to", type=Path, default=ROOT / "notebooks", help="where the student version goes")
     args = ap.parse_args(argv)
     if args.check:
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             publish(Path(tmp) / "dist", Path(tmp))
             diff = differences(Path(tmp), args.publish_to)
         if diff:
-            print("out of date (run python course/generate.py):", ", ".join(diff))
+            print("out of date (run python instructor/generate.py):", ", ".join(diff))
             return 1
         print("the student version in", args.publish_to, "is up to date")
         return 0

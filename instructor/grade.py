@@ -1,10 +1,10 @@
 """Grade a folder of notebook-06 submissions into a gradebook CSV, offline and without Docker.
 
-    python course/grade.py SUBMISSIONS_DIR [-o gradebook.csv] [--timeout 600] [--cell-timeout 120] [-j 2]
+    python instructor/grade.py SUBMISSIONS_DIR [-o gradebook.csv] [--timeout 600] [--cell-timeout 120] [-j 2]
 
 Each ``*.ipynb`` in SUBMISSIONS_DIR (or each file given) is graded by otter-grader's local runner
 (``otter.api.grade_submission``, the engine of ``otter run``) with the autograder that
-``python course/generate.py`` built (course/dist/autograder/autograder.zip): the notebook is executed top to
+``python instructor/generate.py`` built (instructor/dist/autograder/autograder.zip): the notebook is executed top to
 bottom in a fresh kernel, then the visible and hidden tests run; errors in cells do not stop the run.
 
 Every submission runs in its own process, so one that raises, loops forever or crashes its kernel cannot stop
@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-COURSE = Path(__file__).resolve().parent
-AUTOGRADER = COURSE / "dist" / "autograder" / "autograder.zip"
+INSTRUCTOR = Path(__file__).resolve().parent
+AUTOGRADER = INSTRUCTOR / "dist" / "autograder" / "autograder.zip"
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5")  # autograded, in the notebook's order
 MANUAL = ("q6",)  # graded by hand (Task 5b): an empty column in the gradebook
 POINTS = {"q1": 2, "q2": 2, "q3": 3, "q4": 2, "q5": 2}
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if not args.autograder.exists():
-        ap.error(f"no autograder at {args.autograder}: run python course/generate.py first")
+        ap.error(f"no autograder at {args.autograder}: run python instructor/generate.py first")
     subs = submissions_in(args.submissions)
     if not subs:
         ap.error("no .ipynb submissions found")
