@@ -71,6 +71,7 @@ def otter_assign(name: str, out: Path) -> Path:
 def normalized(nb_path: Path) -> dict:
     """The notebook without volatile fields (cell ids, execution counts, outputs): what the comparison sees."""
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    nb["metadata"].pop("language_info", None)  # the kernel writes its version here when a lesson is re-run
     for cell in nb["cells"]:
         cell.pop("id", None)
         if cell["cell_type"] == "code":
