@@ -238,10 +238,11 @@ def _edit(nb: dict, old: str, new: str) -> dict:
     return nb
 
 
-def _grade(subs: Path, autograder: Path, timeout: int = 300, env: dict | None = None) -> dict[str, dict]:
+def _grade(subs: Path, autograder: Path, timeout: int = 300, env: dict | None = None, jobs: int = 1) -> dict[str, dict]:
     """Run grade.py on a folder; returns {submission stem: gradebook row}."""
     out = subs / "gradebook.csv"
     args = [sys.executable, str(GRADE), str(subs), "-a", str(autograder), "-o", str(out), "--timeout", str(timeout)]
+    args += ["-j", str(jobs)]
     start = time.monotonic()
     proc = subprocess.run(args, capture_output=True, text=True, timeout=1500, env=env)
     print(proc.stdout, proc.stderr, f"grading took {time.monotonic() - start:.0f} s", sep="\n")
@@ -447,7 +448,7 @@ def test_a_lessons_exercises_grade_blank_zero_solution_full_and_mistakes_partial
     subs.update(solution=solution, mixed=mixed)
     for sub, nb in subs.items():
         (tmp_path / f"{sub}.ipynb").write_text(json.dumps(nb))
-    rows = _grade(tmp_path, _autograder(generated, name), timeout=120)
+    rows = _grade(tmp_path, _autograder(generated, name), timeout=120, jobs=3)  # three kernels: mostly start-up
     auto = {q["name"]: float(q["points"]) for q in QUESTIONS[name] if not q["manual"]}
     assert all(r["status"] == "ok" for r in rows.values())
     assert _scores(rows["blank"], auto) == {q: 0.0 for q in auto}
