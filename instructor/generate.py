@@ -27,6 +27,8 @@ from pathlib import Path
 
 import yaml
 
+from minipplug.atomic import atomic_write_text
+
 INSTRUCTOR = Path(__file__).resolve().parent
 ROOT = INSTRUCTOR.parent
 SOURCES = INSTRUCTOR / "source"
@@ -72,6 +74,7 @@ def normalized(nb_path: Path) -> dict:
     """The notebook without volatile fields (cell ids, execution counts, outputs): what the comparison sees."""
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     nb["metadata"].pop("language_info", None)  # the kernel writes its version here when a lesson is re-run
+    nb["metadata"].pop("widgets", None)
     for cell in nb["cells"]:
         cell.pop("id", None)
         if cell["cell_type"] == "code":
@@ -85,7 +88,7 @@ def publish(name: str, dist: Path, dest: Path) -> None:
     """Copy one student version into ``dest`` (notebooks/): the notebook, its support files, the visible tests."""
     student = dist / "student"
     nb = normalized(student / f"{name}.ipynb")
-    (dest / f"{name}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(dest / f"{name}.ipynb", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     files = dest / f"{name}_files"
     if files.exists():
         shutil.rmtree(files)
