@@ -1,19 +1,23 @@
-"""Grade a folder of notebook-06 submissions into a gradebook CSV, offline and without Docker.
+"""Grade a folder of submissions of one notebook into a gradebook CSV and feedback reports, offline, no Docker.
 
-    python course/grade.py SUBMISSIONS_DIR [-o gradebook.csv] [--timeout 600] [--cell-timeout 120] [-j 2]
+    python instructor/grade.py SUBMISSIONS_DIR [--assignment 06_assignments] [-o gradebook.csv] [--timeout 600]
+                               [--cell-timeout 120] [-j 2]
 
 Each ``*.ipynb`` in SUBMISSIONS_DIR (or each file given) is graded by otter-grader's local runner
 (``otter.api.grade_submission``, the engine of ``otter run``) with the autograder that
-``python course/generate.py`` built (course/dist/autograder/autograder.zip): the notebook is executed top to
-bottom in a fresh kernel, then the visible and hidden tests run; errors in cells do not stop the run.
+``python instructor/generate.py`` built (instructor/dist/ASSIGNMENT/autograder/autograder.zip): the notebook is
+executed top to bottom in a fresh kernel, then the visible and hidden tests run; errors in cells do not stop the
+run. Every test carries its own points: a question that is partly right earns part of its points.
 
 Every submission runs in its own process, so one that raises, loops forever or crashes its kernel cannot stop
 the others: a cell that runs longer than --cell-timeout is interrupted (the run goes on with the next cell),
 each call of a student's function in the tests has its own limit (pplug_course.SECONDS), and a submission
 still running after --timeout is killed with its kernel and gets 0 with status ``timeout``.
 
-The CSV has one row per submission: file, one column per autograded question, total, possible, the manually
-graded question (empty, for the instructor), status (``ok``, ``timeout`` or ``error: ...``) and seconds.
+The CSV has one row per submission: file, one column per autograded question, total, possible, one empty
+column per manually graded question (for the instructor, with the rubric in the source notebook), status
+(``ok``, ``timeout`` or ``error: ...``) and seconds. Beside it, the folder GRADEBOOK_feedback/ holds one readable
+report per submission (SUBMISSION.md): every check, passed or failed, its message and its points.
 """
 
 from __future__ import annotations
@@ -23,16 +27,15 @@ import csv
 import json
 import multiprocessing
 import os
+import re
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
-COURSE = Path(__file__).resolve().parent
-AUTOGRADER = COURSE / "dist" / "autograder" / "autograder.zip"
-QUESTIONS = ("q1", "q2", "q3", "q4", "q5")  # autograded, in the notebook's order
-MANUAL = ("q6",)  # graded by hand (Task 5b): an empty column in the gradebook
-POINTS = {"q1": 2, "q2": 2, "q3": 3, "q4": 2, "q5": 2}
+INSTRUCTOR = Path(__file__).resolve().parent
+DIST = INSTRUCTOR / "dist"
 _CTX = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
 
 
@@ -53,7 +56,33 @@ def grade_one(submission: Path, autograder: Path, cell_timeout: int) -> dict:
     otter.execute.Config = config_with_timeout
     results = grade_submission(str(submission), str(autograder), quiet=True)
     scores = {q: float(results.get_score(q)) for q in results.test_files}
-    return {"scores": scores, "total": float(results.total), "possible": float(results.possible)}
+    names = check_names(autograder)
+    checks = [
+        {
+            "question": q,
+            "check": names.get(q, [])[k] if k < len(names.get(q, [])) else r.test_case.name,
+            "hidden": bool(r.test_case.hidden),
+            "points": float(r.test_case.points),
+            "passed": bool(r.passed),
+            "message": "" if r.passed else _last_line(r.message),
+        }
+        for q, test_file in results.results.items()
+        for k, r in enumerate(test_file.test_case_results)
+    ]
+    return {"scores": scores, "total": float(results.total), "possible": float(results.possible), "checks": checks}
+
+
+def check_names(autograder: Path) -> dict[str, list[str]]:
+    """Each question's test functions, in order (otter numbers its test cases; the functions name them)."""
+    with zipfile.ZipFile(autograder) as z:
+        files = [n for n in z.namelist() if re.fullmatch(r"tests/q\w*\.py", n)]
+        return {Path(n).stem: re.findall(r"^def (test_\w+)\(", z.read(n).decode(), re.M) for n in files}
+
+
+def _last_line(message: str | None) -> str:
+    """The line of a failure that says what is wrong (an assertion's text, or an error's last line)."""
+    lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "failed"
 
 
 def _kill_tree(pid: int) -> None:
@@ -138,7 +167,7 @@ def grade_all(
                     results[i] = _result(out, proc.exitcode, seconds)
                 del running[i]
                 r = results[i]
-                report(f"{subs[i].name}: {r['total']:g}/{sum(POINTS.values())} {r['status']} ({r['seconds']:.0f} s)")
+                report(f"{subs[i].name}: {r['total']:g} points, {r['status']} ({r['seconds']:.0f} s)")
     return results
 
 
@@ -149,24 +178,65 @@ def submissions_in(paths: list[Path]) -> list[Path]:
     return found
 
 
-def write_gradebook(rows: list[tuple[Path, dict]], path: Path) -> None:
-    possible = sum(POINTS.values())
-    header = ["file", *QUESTIONS, "total", "possible", *(f"{q} (manual)" for q in MANUAL), "status", "seconds"]
+def read_questions(autograder: Path) -> list[dict]:
+    """The assignment's questions (name, points, manual), from the questions.json that generate.py wrote."""
+    return json.loads((autograder.parent / "questions.json").read_text(encoding="utf-8"))
+
+
+def write_gradebook(rows: list[tuple[Path, dict]], questions: list[dict], path: Path) -> None:
+    """One CSV row per submission: the autograded questions' scores, total, possible, manual columns, status."""
+    auto = [q["name"] for q in questions if not q["manual"]]
+    manual = [q["name"] for q in questions if q["manual"]]
+    possible = sum(q["points"] for q in questions if not q["manual"])
+    header = ["file", *auto, "total", "possible", *(f"{q} (manual)" for q in manual), "status", "seconds"]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(header)
         for sub, r in rows:
+            scores = [r["scores"].get(q, 0.0) for q in auto]
             w.writerow(
-                [
-                    sub.name,
-                    *(r["scores"].get(q, 0.0) for q in QUESTIONS),
-                    r["total"],
-                    possible,
-                    *("" for _ in MANUAL),
-                    r["status"],
-                    f"{r['seconds']:.1f}",
-                ]
+                [sub.name, *scores, r["total"], possible, *("" for _ in manual), r["status"], f"{r['seconds']:.1f}"]
             )
+
+
+def feedback(sub: Path, r: dict, questions: list[dict]) -> str:
+    """A submission's readable report: per question its score, then every check with its result and points."""
+    auto = [q for q in questions if not q["manual"]]
+    lines = [
+        f"# Feedback: {sub.name}",
+        "",
+        f"Autograded: **{r['total']:g} / {sum(q['points'] for q in auto):g}** points",
+    ]
+    if r["status"] != "ok":
+        lines += ["", f"Grading stopped: {r['status']} (every autograded question counts 0)."]
+    for q in questions:
+        if q["manual"]:
+            lines += [
+                "",
+                f"## {q['name']} (graded by hand, {q['points']:g} points)",
+                "",
+                "Read by a person with the rubric.",
+            ]
+            continue
+        lines += ["", f"## {q['name']}: {r['scores'].get(q['name'], 0.0):g} / {q['points']:g} points", ""]
+        for c in (c for c in r.get("checks", []) if c["question"] == q["name"]):
+            kind = "hidden" if c["hidden"] else "visible"
+            mark = "passed" if c["passed"] else "FAILED"
+            got = c["points"] if c["passed"] else 0.0
+            lines.append(
+                f"- {mark} `{c['check']}` ({kind}): {got:g} / {c['points']:g}"
+                + (f" — {c['message']}" if c["message"] else "")
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_feedback(rows: list[tuple[Path, dict]], questions: list[dict], folder: Path) -> None:
+    """One markdown report per submission in ``folder``, each written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for sub, r in rows:
+        tmp = folder / f".{sub.stem}.md.tmp"
+        tmp.write_text(feedback(sub, r, questions), encoding="utf-8")
+        os.replace(tmp, folder / f"{sub.stem}.md")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,15 +244,19 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("submissions", nargs="*", type=Path, help="folders of .ipynb submissions, or .ipynb files")
-    ap.add_argument("-a", "--autograder", type=Path, default=AUTOGRADER, help="otter's autograder zip")
+    ap.add_argument("--assignment", default="06_assignments", help="the notebook graded (default 06_assignments)")
+    ap.add_argument(
+        "-a", "--autograder", type=Path, help="otter's autograder zip (default: the assignment's, in dist/)"
+    )
     ap.add_argument("-o", "--output", type=Path, default=Path("gradebook.csv"), help="the gradebook CSV")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per submission before it is killed (0 points)")
     ap.add_argument("--cell-timeout", type=int, default=120, help="seconds per notebook cell before it is interrupted")
     ap.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
     args = ap.parse_args(argv)
 
+    args.autograder = args.autograder or DIST / args.assignment / "autograder" / "autograder.zip"
     if not args.autograder.exists():
-        ap.error(f"no autograder at {args.autograder}: run python course/generate.py first")
+        ap.error(f"no autograder at {args.autograder}: run python instructor/generate.py first")
     subs = submissions_in(args.submissions)
     if not subs:
         ap.error("no .ipynb submissions found")
@@ -192,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
         subs, args.autograder, args.timeout, args.cell_timeout, args.jobs, report=lambda line: print(line, flush=True)
     )
     rows = list(zip(subs, results))
-    write_gradebook(rows, args.output)
-    print(f"gradebook: {args.output}")
+    questions = read_questions(args.autograder)
+    write_gradebook(rows, questions, args.output)
+    write_feedback(rows, questions, args.output.parent / f"{args.output.stem}_feedback")
+    print(f"gradebook: {args.output}; feedback: {args.output.parent / (args.output.stem + '_feedback')}")
     return 0
 
 
