@@ -2,7 +2,7 @@
 
 On the classification samples the user's own label for the most similar past item is a strong predictor; this
 prints, per retriever, how often that label equals the gold answer (LaMP_2-style) and the MAE of copying it
-(LaMP_3-style). It explains why pplug+retrieval does so well there (README, "Side by side").
+(LaMP_3-style). It explains why pplug+retrieval does so well there (docs/results.md, "Every method side by side").
 
     python benchmarks/copy_retrieved_label.py
 """

@@ -6,7 +6,6 @@ The build first renders the result tables (make_tables.py) and copies notebooks/
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -49,8 +48,10 @@ def copy_notebooks(app: object = None, config: object = None) -> None:
     dest.mkdir(exist_ok=True)
     for nb in sorted((ROOT / "notebooks").glob("0*.ipynb")):
         target = dest / nb.name
-        if not target.exists() or target.read_bytes() != nb.read_bytes():
-            shutil.copyfile(nb, target)  # only changed chapters are rebuilt
+        # A chapter sits one folder deeper than in the repository: its ../docs/ images are ../ here.
+        text = nb.read_text(encoding="utf-8").replace("](../docs/", "](../")
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")  # only changed chapters are rebuilt
 
 
 def data_entry(module: str, name: str, value: object) -> str:

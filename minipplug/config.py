@@ -142,8 +142,8 @@ NOT_TRAINING = frozenset(
 
 
 # Named overrides. "cpu-fast" (the dataclass defaults) is what makes the plug learn within minutes on 2 CPU cores
-# with a 135M LLM (README: "What makes the plug learn at this scale"). "paper" is the published recipe (PPlug
-# paper + the authors' run script), runnable on one 16 GB GPU: every value is the paper's except the LLM,
+# with a 135M LLM (docs/training.md, "What makes the plug learn in 45 steps"). "paper" is the published recipe
+# (PPlug paper + the authors' run script), runnable on one 16 GB GPU: every value is the paper's except the LLM,
 # FlanT5-XL (2.85B) instead of the paper's FlanT5-XXL (11B, ~23 GB in bf16), and the batch of 64, reached as
 # 8 x 8 gradient-accumulation steps (the authors: 2 per GPU x 8 steps x 4 GPUs).
 BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "  # BGE's, for queries only
@@ -176,8 +176,8 @@ PAPER = dict(
 )
 # "cpu-auto": what `minipplug train` starts from unless told otherwise. cpu-fast's fixed 45 steps were tuned on
 # the bundled sample; on LaMP_2-format data it was not tuned on, these four changes, trained to the length the
-# validation users choose, kept the plug well ahead of both controls where cpu-fast fell to +0.07 (README:
-# "Training length and the recipe on data it was not tuned on"). The users' report behind them found the soft
+# validation users choose, kept the plug well ahead of both controls where cpu-fast fell to +0.07 (docs/training.md:
+# "The recipe on data it was not tuned on"). The users' report behind them found the soft
 # tokens at position 0 ahead of "input" on such data (+0.16 against +0.07 over the control); tau 0.05 sharpens
 # the attention over 15-40 items; a frozen Enc_input leaves the larger learning rate to the MLPs alone.
 CPU_AUTO = dict(soft_position="start", temperature=0.05, lr=3e-3, train_input_encoder=False)

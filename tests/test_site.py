@@ -99,6 +99,7 @@ TABLES = [
     ("prompt_lengths.jsonl", "fidelity.html", "prompt", [("text_tokens_before", 1), ("llm_reads_after", 1)]),
     ("performance.jsonl", "performance.html", "measure", [("pplug", "g"), ("plain_llm", "g")]),
     ("precision.jsonl", "performance.html", "precision", [("step_seconds", 2), ("dev_accuracy", 3)]),
+    ("batched_generation.jsonl", "performance.html", "llm", [("batch_1_s", 3), ("batch_16_s", 3)]),
     ("compare.jsonl", "results.html", "method", [(m, 3) for m in ("accuracy", "f1", "mae", "rmse", "rouge-1")]),
 ]
 

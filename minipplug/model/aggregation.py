@@ -2,7 +2,7 @@
 
 Input-aware attention (paper, Eq. 3): w_i = softmax_i(Enc_input(x_u) . Enc_his(h_i) / tau).
 Both vectors are unit length, so the score is a cosine in [-1, 1]: with tau = 1 the softmax over a
-long history is nearly uniform, which is why a smaller tau sharpens it (see the README).
+long history is nearly uniform, which is why a smaller tau sharpens it (see docs/training.md).
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ def test_history_vectors_do_not_depend_on_batch_company():
     """A text's vector is bit-identical whether it was encoded alone, in a small batch or in a large one.
 
     Shown on the tiny encoder; with MiniLM on some CPU kernels the batch's row count still moves a vector at
-    the 1e-7 level (README, Results), which the disk cache absorbs by keeping the first value."""
+    the 1e-7 level (docs/results.md), which the disk cache absorbs by keeping the first value."""
     enc = tiny.tiny_sentence_encoder()
     texts = [f"item {i} " + "word " * (i % 9) for i in range(40)]
     a = HistoryEncoder(enc, "tiny").encode(texts)
