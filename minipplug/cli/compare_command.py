@@ -56,14 +56,62 @@ def compare_files(args: argparse.Namespace, task: TaskSpec, methods: list[Method
     return paths["dev_questions"], paths["dev_outputs"], paths["train_questions"], paths["train_outputs"]
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
+def parse_seeds(texts: list[str] | None) -> list[int] | None:
+    """--seeds as distinct whole numbers >= 0, in the order given; a bad value is one line naming it."""
+    if texts is None:
+        return None
+    seeds = []
+    for text in texts:
+        if not text.strip().isdigit():
+            raise InputError(f"--seeds: '{text}' is not a seed; give distinct whole numbers >= 0, e.g. --seeds 0 1 2")
+        if int(text) in seeds:
+            raise InputError(f"--seeds: seed {int(text)} is given twice; each seed trains once")
+        seeds.append(int(text))
+    return seeds
+
+
+def check_seeds_args(args: argparse.Namespace, seeds: list[int] | None) -> None:
+    """Refuse --seeds beside a flag it replaces, before any model loads."""
+    if seeds is None:
+        return
+    if args.seed is not None:
+        raise InputError("--seed and --seeds go apart: --seeds 0 1 2 runs each seed in turn")
+    if args.checkpoint:
+        raise InputError("--checkpoint is one trained pplug; --seeds trains pplug once per seed: give one of them")
+
+
+def plot_rows(rows: list[dict], task: TaskSpec, folder: Path) -> None:
+    """quality_vs_cost.png of one comparison."""
     from ..course.plots import plot_quality_cost
+    from ..lamp.metrics import metric_keys
+
+    metric = metric_keys(task)[0]
+    plot_quality_cost(rows, metric, title=f"{task.name}: {metric} against cost", path=folder / "quality_vs_cost.png")
+
+
+def _compare_seeds(stack, train_ex: list, dev_ex: list, seeds: list[int], out: Path, run: dict) -> None:
+    """--seeds: one comparison per seed in out/seed<N>, then seeds.jsonl, summary.*, claims.md."""
+    from ..course.plots import plot_seed_summary
+    from ..engine.seeds import run_seeds, summarize, write_seed_reports
+
+    by_seed = run_seeds(stack, train_ex, dev_ex, seeds, out, **run)
+    for seed, rows in by_seed.items():
+        plot_rows(rows, stack.task, out / f"seed{seed}")
+    summary = summarize(by_seed, dev_ex, stack.task)
+    write_seed_reports(by_seed, summary, out)
+    plot_seed_summary(summary, path=out / "summary.png")
+    print((out / "summary.md").read_text() + "\n" + (out / "claims.md").read_text())
+    print(f"wrote {out / 'seeds.jsonl'}, summary.json, summary.md, summary.png and claims.md", end=" ")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
     from ..engine.compare import run_compare
     from ..engine.methods import get_method
     from ..engine.report import markdown_table
     from ..engine.stack import load_stack
-    from ..lamp.metrics import metric_keys
 
+    seeds = parse_seeds(args.seeds)
+    check_seeds_args(args, seeds)
     cfg = config_from_args(args)
     if args.checkpoint:
         check_checkpoint_fits(args.checkpoint, cfg)
@@ -78,12 +126,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     apply_threads()
     stack = load_stack(cfg)
     out = Path(args.out)
-    run = dict(out=out, methods=methods, checkpoint=args.checkpoint, pplug_rank=args.pplug_rank)
-    rows = run_compare(stack, train_ex, dev_ex, progress=cfg.progress, **run)
-    metric = metric_keys(task)[0]
-    plot_quality_cost(rows, metric, title=f"{task.name}: {metric} against cost", path=out / "quality_vs_cost.png")
-    print(markdown_table(rows))
-    print(f"wrote {out / 'results.json'}, results.md and quality_vs_cost.png ({time.perf_counter() - t0:.0f} s)")
+    run = dict(methods=methods, pplug_rank=args.pplug_rank, progress=cfg.progress)
+    if seeds is not None:
+        _compare_seeds(stack, train_ex, dev_ex, seeds, out, run)
+    else:
+        rows = run_compare(stack, train_ex, dev_ex, out=out, checkpoint=args.checkpoint, **run)
+        plot_rows(rows, task, out)
+        print(markdown_table(rows))
+        print(f"wrote {out / 'results.json'}, results.md and quality_vs_cost.png", end=" ")
+    print(f"({time.perf_counter() - t0:.0f} s)")
     return 0
 
 
@@ -101,6 +152,14 @@ def add_compare_command(sub) -> None:
     p.add_argument("--out", default="runs/compare")
     p.add_argument("--methods", nargs="+", default=list(COMPARE_METHODS), help=method_help())
     p.add_argument("--pplug-rank", action="store_true", help="also score the PPlug rows with label ranking")
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        metavar="SEED",
+        help="train and score every method once per seed (each in --out/seed<N>), then write seeds.jsonl, "
+        "summary.json/.md/.png (means with 95%% intervals over seeds and questions, PPlug paired with each row) "
+        "and claims.md (the paper's claims against them)",
+    )
     add_sizes(p)
     add_common(p)
     p.set_defaults(func=_cmd_compare)

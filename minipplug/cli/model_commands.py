@@ -139,6 +139,11 @@ def checkpoint_config(args: argparse.Namespace, method: Method) -> PPlugConfig:
             "--method lora-per-user trains one adapter per user; run it with `minipplug compare "
             "--methods lora-per-user` (predict does not train)"
         )
+    if method.family == "rule":
+        raise InputError(
+            f"--method {method.name} is a rule that answers without the LLM; score it beside the others with "
+            f"`minipplug compare --methods {method.name}`"
+        )
     if not args.checkpoint:
         if method.plug_method:
             raise InputError(

@@ -104,6 +104,45 @@ def plot_quality_cost(
     return _finish(fig, path, show)
 
 
+def plot_seed_summary(summary: dict, path: str | os.PathLike | None = None, show: bool = False):
+    """Each row's mean over seeds and questions with its interval (a bar), one marker shape per family (hollow:
+    label ranking); summary as engine.seeds.summarize makes it."""
+    import matplotlib.pyplot as plt
+
+    entries = summary["methods"]
+    metric, level = summary["metric"], summary["interval"]["level"]
+    methods = [get_method(e["method"].split(" (")[0]) for e in entries]  # 'lora-per-user (4 users)' -> its method
+    families = list(dict.fromkeys(m.family for m in methods))  # one colour and one legend entry per family
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(entries) + 1.6))
+    labelled: set[str] = set()
+    for y, (e, method) in enumerate(zip(entries, methods)):
+        ax.errorbar(
+            e["mean"],
+            y,
+            xerr=[[max(e["mean"] - e["low"], 0.0)], [max(e["high"] - e["mean"], 0.0)]],
+            fmt=method.marker,
+            color=f"C{families.index(method.family)}",
+            markerfacecolor="none" if e["decoding"] == "rank" else None,  # hollow: label ranking, as in quality-cost
+            capsize=3,
+            markersize=7,
+            label=None if method.family in labelled else method.family,
+        )
+        labelled.add(method.family)
+    ax.set_yticks(range(len(entries)), [f"{e['method']} ({e['decoding']})" for e in entries], fontsize=8)
+    ax.invert_yaxis()
+    better = "lower is better" if metric.lower() in LOWER_IS_BETTER else "higher is better"
+    seeds = ", ".join(map(str, summary["seeds"]))
+    ax.set(
+        title=f"{summary['task']}: {metric} over training seeds {seeds}, {level:.0%} bootstrap intervals",
+        xlabel=f"{metric} ({better})",
+        ylabel="method (decoding)",
+    )
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(title="family", fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return _finish(fig, path, show)
+
+
 def plot_attention(
     weights,
     items: list[str],

@@ -15,8 +15,8 @@ from ..lamp.data import Example
 from ..lamp.metrics import metric_keys, score
 from ..lamp.tasks import TaskSpec
 from ..model.plug import PersonaPlug, read_plug_config, trained_as
-from .methods import COMPARE_METHODS, METHODS, Method, get_method, method_examples, variant_config
-from .report import PeakMemory, markdown_table, public, result_row
+from .methods import COMPARE_METHODS, METHODS, Method, get_method, method_examples, rule_skip_reason, variant_config
+from .report import PeakMemory, markdown_table, public, result_row, rule_row
 from .stack import Stack, open_plug
 from .train import train
 
@@ -82,7 +82,7 @@ def run_compare(
     """Train what needs training (or reuse a pplug checkpoint), evaluate every method on dev, write the results.
 
     methods: default COMPARE_METHODS. A counterfactual (pplug-swapped-history) runs the pplug plug of this
-    comparison, trained once.
+    comparison, trained once. The rules run on label tasks only (skipped with the reason printed otherwise).
     """
     methods = [get_method(m) for m in COMPARE_METHODS] if methods is None else methods
     out = Path(out) if out else None
@@ -91,6 +91,8 @@ def run_compare(
     for method in methods:
         if method.name == "lora-per-user":
             rows.extend(_lora_rows(stack, dev_ex, rows, progress))
+        elif method.family == "rule":
+            rows.extend(_rule_rows(stack, train_ex, dev_ex, method, progress))
         else:
             rows.extend(method_rows(stack, dev_ex, method, shelf, pplug_rank=pplug_rank, progress=progress))
     if out:
@@ -127,6 +129,21 @@ def method_rows(
         if progress:
             print(json.dumps(public(row)), flush=True)
     return rows
+
+
+def _rule_rows(stack: Stack, train_ex: list[Example], dev_ex: list[Example], method: Method, progress: bool) -> list:
+    """A rule's row (no LLM), fitted on the training questions the plugs train on; [] where it cannot answer."""
+    task, limit = stack.task, stack.cfg.max_train_examples
+    train_ex = train_ex[:limit] if limit else train_ex  # the plugs' training cut (engine.train.train)
+    why = rule_skip_reason(method, task, train_ex)
+    if why:
+        if progress:
+            print(f"{method.name}: skipped ({why})")
+        return []
+    row = rule_row(task, method, train_ex, dev_ex)
+    if progress:
+        print(json.dumps(public(row)), flush=True)
+    return [row]
 
 
 def _lora_rows(stack: Stack, dev_ex: list[Example], rows: list[dict], progress: bool) -> list[dict]:

@@ -1,5 +1,5 @@
-"""`minipplug demo`: PPlug against its no-history control, the swapped-history counterfactual and the zero-shot
-LLM on the bundled LaMP_2-style sample."""
+"""`minipplug demo`: PPlug against its no-history control, the swapped-history counterfactual, the zero-shot
+LLM and the one-line rules on the bundled LaMP_2-style sample."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from ..config import PPlugConfig
 from ..lamp.data import load_examples, spread
 from ..lamp.samples import sample_paths
 from ..lamp.tasks import get_task
-from .methods import METHODS, method_examples
-from .report import markdown_table, public, result_row
+from .methods import METHODS, RULES, method_examples
+from .report import markdown_table, public, result_row, rule_row
 from .stack import load_stack
 from .train import train
 
@@ -29,7 +29,8 @@ class DemoResult:
 
 
 def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tags") -> DemoResult:
-    """Train pplug and pplug-no-history; evaluate them, the swapped counterfactual and the zero-shot LLM on dev."""
+    """Train pplug and pplug-no-history; evaluate them, the swapped counterfactual, the zero-shot LLM and the rules
+    (input-only fitted on the questions the plugs train on) on dev."""
     t0 = time.perf_counter()
     cfg = (cfg or PPlugConfig()).replace(task="LaMP_2")
     paths = sample_paths(sample)
@@ -58,6 +59,8 @@ def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tag
     result.rows.insert(1, row)
     zero_shot = result_row(stack, dev_ex, METHODS["non-personalized"], decoding=cfg.decoding, progress=cfg.progress)
     result.rows.append(zero_shot)
+    fitted_on = train_ex[: cfg.max_train_examples] if cfg.max_train_examples else train_ex
+    result.rows += [rule_row(task, METHODS[name], fitted_on, dev_ex) for name in RULES]
     summary_file = paths["dev_outputs"].parent / "summary.json"
     result.oracle = json.loads(summary_file.read_text()).get("dev_oracle") if summary_file.exists() else None
     write_demo_report(result, out)

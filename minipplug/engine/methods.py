@@ -7,6 +7,8 @@
 - pplug-no-history: a control, the plug trained and run with every history hidden.
 - pplug-swapped-history: a counterfactual, the trained pplug answering with another user's history.
 - lora-per-user: a private LoRA adapter trained on each of a few users' histories (lora_per_user.py).
+- rule-input-only, rule-history-majority, rule-top1-retrieved: one-line rules without the LLM (lamp/rules.py),
+  the floor any learned method must clear on a label task.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import dataclasses
 import random
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..config import PPlugConfig
 from ..errors import InputError
 from ..lamp.data import Example
+from ..lamp.rules import InputOnly, majority_label, retrieved_label
 from ..lamp.tasks import TaskSpec
 from .predict import History
 from .retrieval import RETRIEVERS, retrieval_prompts
@@ -31,7 +35,7 @@ class Method:
     """One named method: how it is trained, what the LLM reads, and how it looks in a plot."""
 
     name: str
-    family: str  # zero-shot | retrieval | pplug | control | fine-tuning
+    family: str  # zero-shot | retrieval | pplug | control | fine-tuning | rule
     help: str
     # The method a plug must have been trained as for this one to run it: its own name, "pplug" for the
     # counterfactual that runs pplug's plug, None for a method without a plug.
@@ -40,6 +44,7 @@ class Method:
     overrides: dict = field(default_factory=dict)  # the plug's config override
     retriever: str | None = None  # history items as text in the prompt: bm25 | recency | dense
     k: int = 0  # how many retrieved items
+    rule: str | None = None  # the lamp/rules.py rule it runs, no LLM: input-only | history-majority | top1-retrieved
     marker: str = "^"  # matplotlib marker of its family
 
     @property
@@ -51,6 +56,11 @@ class Method:
 def _pplug(name: str, help_text: str, **fields) -> Method:
     """A method that trains and runs its own plug (PPlug or one of the paper's variants)."""
     return Method(name=name, family="pplug", help=help_text, plug_method=name, marker="o", **fields)
+
+
+def _rule(rule: str, help_text: str) -> Method:
+    """A one-line rule of lamp/rules.py as a method: no LLM, no plug."""
+    return Method(name=f"rule-{rule}", family="rule", help=help_text, rule=rule, marker="P")
 
 
 _FIXED = [
@@ -90,9 +100,15 @@ _FIXED = [
         help="one LoRA adapter trained on each of a few users' histories",
         marker="*",
     ),
+    _rule("input-only", "rule: the best guess from the input alone, fitted on the training questions"),
+    _rule("history-majority", "rule: the label the user's whole history uses most"),
+    _rule("top1-retrieved", "rule: the label of the history item BM25 ranks first for the input"),
 ]
 METHODS: dict[str, Method] = {m.name: m for m in _FIXED}
 COMPARE_METHODS = (
+    "rule-input-only",
+    "rule-history-majority",
+    "rule-top1-retrieved",
     "non-personalized",
     "pplug-no-history",
     "bm25-k4",
@@ -107,6 +123,7 @@ COMPARE_METHODS = (
     "lora-per-user",
 )
 TRAINABLE = tuple(m.name for m in _FIXED if m.trains)
+RULES = tuple(m.name for m in _FIXED if m.family == "rule")
 _RETRIEVAL = re.compile(r"^(bm25|recency|dense)(?:-k(\d+))?$")
 
 
@@ -137,6 +154,28 @@ def get_method(name: str) -> Method:
 def method_help() -> str:
     """One line per method, for the CLI's --help."""
     return "; ".join(f"{m.name}: {m.help}" for m in _FIXED) + "; bm25-kK, recency-kK, dense-kK: K retrieved items"
+
+
+def rule_skip_reason(method: Method, task: TaskSpec, train_ex: list[Example]) -> str | None:
+    """Why a rule cannot answer this task (None: it can): rules answer label tasks only."""
+    if not task.labels:
+        return f"{task.name} answers are free text, not labels"
+    if method.rule != "input-only" and task.persona_field is None:
+        return f"{task.name} history items carry no label to read"
+    if method.rule == "input-only" and not train_ex:
+        return "no training questions to fit the input-alone guess on"
+    return None
+
+
+def rule_answerer(method: Method, task: TaskSpec, train_ex: list[Example]) -> Callable[[Example], str]:
+    """The rule's function from an Example to an answer (input-only fitted on train_ex here)."""
+    if method.rule == "input-only":
+        return InputOnly(train_ex, task)
+    if method.rule == "history-majority":
+        return lambda e: majority_label(e, task)
+    if method.rule == "top1-retrieved":
+        return lambda e: retrieved_label(e, task)
+    raise ValueError(f"{method.name} is not a rule")
 
 
 def variant_config(cfg: PPlugConfig, method: Method) -> PPlugConfig:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import resource
 import sys
+import time
 
 import torch
 
 from ..lamp.data import Example
-from ..lamp.metrics import metric_keys, top_share
+from ..lamp.metrics import metric_keys, score, top_share
+from ..lamp.tasks import TaskSpec
 from ..model.plug import PersonaPlug
-from .methods import Method
+from .methods import Method, rule_answerer
 from .predict import evaluate, predict
 from .stack import Stack
 
@@ -99,6 +101,25 @@ def result_row(
     if train_seconds is not None:
         row["train_seconds"] = round(train_seconds, 1)
     row["_answers"] = pred.answers
+    return row
+
+
+def rule_row(
+    task: TaskSpec, method: Method, train_ex: list[Example], examples: list[Example], split: str = "dev"
+) -> dict:
+    """A rule's results row, with the same metric keys as an LLM row: the LLM reads nothing (0 prompt tokens),
+    seconds per example are the rule's own (input-only: its fit on train_ex included), no decoding."""
+    t0 = time.perf_counter()
+    answer = rule_answerer(method, task, train_ex)
+    answers = {e.id: answer(e) for e in examples}
+    seconds = time.perf_counter() - t0
+    metrics = score(task, answers, {e.id: e.target for e in examples})
+    row = {"method": method.name, "task": task.name, "split": split, "decoding": "none"}
+    row.update({k: round(metrics[k], 4) for k in metric_keys(task)})
+    row.update({"prompt_tokens_mean": 0.0, "seconds_per_example": round(seconds / len(examples), 6)})
+    row["examples"] = len(examples)
+    row.update(answer_concentration(list(answers.values()), [e.target for e in examples]))
+    row["_answers"] = answers
     return row
 
 

@@ -98,3 +98,24 @@ def score(task: str | TaskSpec, preds: dict[str, str], golds: dict[str, str]) ->
     if spec.kind == "regression":
         return regression_metrics(p, g)
     return generation_metrics(p, g)
+
+
+def higher_is_better(task: str | TaskSpec) -> bool:
+    """Whether a larger value of the task's first metric is better (accuracy, ROUGE-1: yes; MAE: no)."""
+    return get_task(task).kind != "regression"
+
+
+def question_scores(task: str | TaskSpec, preds: dict[str, str], golds: dict[str, str]) -> dict[str, float]:
+    """Each question's own score, by id, whose mean is the task's first metric: 1/0 correct (accuracy),
+    absolute error (MAE) or ROUGE-1 F-measure (rouge-1); the basis of paired, per-question comparisons."""
+    spec = get_task(task)
+    ids = [i for i in golds if i in preds]
+    if spec.kind == "classification":
+        index = {label: i for i, label in enumerate(spec.labels)}  # off-list strings -1, as classification_metrics
+        return {i: float(index.get(preds[i].strip(), -1) == index.get(golds[i].strip(), -1)) for i in ids}
+    if spec.kind == "regression":
+        return {i: abs(_parse_rating(preds[i], float(golds[i].strip())) - float(golds[i].strip())) for i in ids}
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=False)
+    return {i: scorer.score(golds[i].strip(), preds[i].strip())["rouge1"].fmeasure for i in ids}
