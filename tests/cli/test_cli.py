@@ -449,13 +449,18 @@ def test_lora_per_user_is_refused_by_predict(tmp_path: Path) -> None:
 
 
 def test_every_method_name_is_run_or_refused(tmp_path: Path) -> None:
-    """predict without a checkpoint: each plug method is refused naming --checkpoint, an unknown name is refused;
-    what remains (non-personalized and the retrieval baselines) runs for real in test_commands.py."""
-    from minipplug.engine.methods import METHODS
+    """predict without a checkpoint: each plug method is refused naming --checkpoint, each rule naming compare, an
+    unknown name is refused; what remains (non-personalized and the retrieval baselines) runs for real in
+    test_commands.py."""
+    from minipplug.engine.methods import METHODS, RULES
 
     d = SAMPLES / "lamp2_tags"
     plug_methods = [n for n, m in METHODS.items() if m.plug_method]
-    assert set(METHODS) - set(plug_methods) == {"non-personalized", "lora-per-user"}
+    assert set(METHODS) - set(plug_methods) - set(RULES) == {"non-personalized", "lora-per-user"}
+    questions = ["--questions", str(d / "dev_questions.json")]
+    for name in RULES:
+        proc = run_cli("predict", *questions, "--method", name, "--out", str(tmp_path / "p.json"), cwd=tmp_path)
+        assert_usage_error(proc, name, "without the LLM", "minipplug compare")
     for name in [*plug_methods, "no-such-method"]:
         proc = run_cli(
             "predict",

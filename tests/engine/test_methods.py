@@ -14,20 +14,23 @@ from minipplug.engine.lora_per_user import history_pairs, lora_per_user_row, tra
 from minipplug.engine.methods import (
     COMPARE_METHODS,
     METHODS,
+    RULES,
     TRAINABLE,
     Method,
     derangement,
     get_method,
     method_examples,
     parse_retrieval,
+    rule_skip_reason,
     swap_histories,
     variant_config,
 )
 from minipplug.engine.predict import History
 from minipplug.engine.retrieval import retrieval_prompts
 from minipplug.engine.stack import Stack
-from minipplug.lamp.data import Example
-from minipplug.lamp.samples import LAMP2_INSTRUCTION
+from minipplug.lamp.data import Example, load_examples, spread
+from minipplug.lamp.rules import InputOnly, majority_label, retrieved_label
+from minipplug.lamp.samples import LAMP2_INSTRUCTION, sample_paths
 from minipplug.lamp.tasks import get_task
 from minipplug.model.encoder import HistoryEncoder
 from minipplug.model.injection import PPlugLM
@@ -281,7 +284,86 @@ def test_user_lora_trains_a_copy_and_leaves_the_shared_llm_alone(stack: Stack) -
 
 
 def test_a_method_is_built_by_keyword() -> None:
-    # Nine fields, several of the same type: a positional value could land in the wrong one unseen.
+    # Ten fields, several of the same type: a positional value could land in the wrong one unseen.
     with pytest.raises(TypeError):
         Method("x", "pplug", "help", "x")
     assert Method(name="x", family="pplug", help="h", plug_method="x").trains
+
+
+def hand_accuracy(answer, examples: list[Example]) -> float:
+    """The share of examples whose gold the rule function answers, counted here without the package's scorer."""
+    return sum(answer(e) == e.target for e in examples) / len(examples)
+
+
+def test_rule_rows_score_what_the_rule_functions_answer(stack: Stack, capsys) -> None:
+    from minipplug.engine.compare import run_compare
+
+    ex, train = lamp2_examples(), lamp2_examples()[:3]
+    llm_row = run_compare(stack, train, ex, methods=methods("non-personalized"), progress=False)[0]
+    rows = {r["method"]: r for r in run_compare(stack, train, ex, methods=methods(*RULES), progress=False)}
+    assert list(rows) == ["rule-input-only", "rule-history-majority", "rule-top1-retrieved"]
+    # User a's history: sci-fi twice, comedy once -> sci-fi (q1 right, q2 wrong); user b's: romance (q3, q4 right).
+    assert rows["rule-history-majority"]["accuracy"] == 0.75
+    expected = {
+        "rule-input-only": hand_accuracy(InputOnly(train, L2), ex),
+        "rule-history-majority": hand_accuracy(lambda e: majority_label(e, L2), ex),
+        "rule-top1-retrieved": hand_accuracy(lambda e: retrieved_label(e, L2), ex),
+    }
+    assert {m: r["accuracy"] for m, r in rows.items()} == pytest.approx(expected, abs=5e-5)
+    for r in rows.values():
+        # The same keys as an LLM row (memory is not measured for a rule), no prompt, no decoding.
+        assert set(r) == set(llm_row) - {"peak_memory_mb"}
+        assert r["prompt_tokens_mean"] == 0.0 and r["decoding"] == "none" and r["examples"] == 4
+        assert set(r["_answers"]) == {"q1", "q2", "q3", "q4"}
+    assert rows["rule-history-majority"]["_answers"] == {
+        "q1": "sci-fi",
+        "q2": "sci-fi",
+        "q3": "romance",
+        "q4": "romance",
+    }
+    assert get_method("rule-top1-retrieved").marker not in {m.marker for m in METHODS.values() if m.family != "rule"}
+
+
+def test_rules_are_skipped_with_the_reason_printed_where_they_cannot_answer(stack: Stack, capsys) -> None:
+    from minipplug.engine.compare import run_compare
+
+    stack.cfg = stack.cfg.replace(task="LaMP_7")
+    assert run_compare(stack, lamp2_examples(), lamp2_examples(), methods=methods(*RULES), progress=True) == []
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [f"{name}: skipped (LaMP_7 answers are free text, not labels)" for name in RULES]
+    lamp1 = get_task("LaMP_1")
+    assert (
+        rule_skip_reason(METHODS["rule-history-majority"], lamp1, []) == "LaMP_1 history items carry no label to read"
+    )
+    assert rule_skip_reason(METHODS["rule-input-only"], lamp1, lamp2_examples()) is None  # labels [1]/[2]: it runs
+    assert "no training questions" in rule_skip_reason(METHODS["rule-input-only"], L2, [])
+
+
+def test_demo_rows_include_the_rules(stack: Stack, tmp_path: Path, monkeypatch) -> None:
+    from minipplug.engine import demo
+
+    monkeypatch.setattr(demo, "load_stack", lambda cfg: Stack(cfg, stack.plm, stack.encoder, stack.hist))
+    cfg = stack.cfg.replace(max_train_examples=8, max_dev_examples=6, epochs=1.0, batch_size=4)
+    result = demo.run_demo(tmp_path, cfg)
+    by = {r["method"]: r for r in result.rows}
+    assert list(by) == [
+        "pplug",
+        "pplug-swapped-history",
+        "pplug-no-history",
+        "non-personalized",
+        "rule-input-only",
+        "rule-history-majority",
+        "rule-top1-retrieved",
+    ]
+    paths = sample_paths("lamp2_tags")
+    train = load_examples(L2, paths["train_questions"], paths["train_outputs"])[:8]  # input-only fits on the plugs' cut
+    dev = spread(load_examples(L2, paths["dev_questions"], paths["dev_outputs"]), 6)
+    assert by["rule-input-only"]["accuracy"] == pytest.approx(hand_accuracy(InputOnly(train, L2), dev), abs=5e-5)
+    majority = hand_accuracy(lambda e: majority_label(e, L2), dev)
+    assert by["rule-history-majority"]["accuracy"] == pytest.approx(majority, abs=5e-5)
+    top1 = hand_accuracy(lambda e: retrieved_label(e, L2), dev)
+    assert by["rule-top1-retrieved"]["accuracy"] == pytest.approx(top1, abs=5e-5)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [r["method"] for r in saved] == list(by) and "| rule-top1-retrieved | none |" in (
+        tmp_path / "results.md"
+    ).read_text()

@@ -10,7 +10,9 @@ from minipplug.lamp.metrics import (
     _parse_rating,
     classification_metrics,
     generation_metrics,
+    higher_is_better,
     metric_keys,
+    question_scores,
     regression_metrics,
     score,
 )
@@ -161,3 +163,25 @@ def test_non_finite_rating_counts_as_unparsable(pred: str) -> None:
     got = regression_metrics([pred, "4"], ["2", "4"])
     assert got == {"MAE": 1.5, "RMSE": math.sqrt(4.5)}
     assert all(math.isfinite(v) for v in got.values())
+
+
+def test_question_scores_by_hand_and_their_mean_is_the_first_metric() -> None:
+    # LaMP_2: right, wrong, right after stripping, off-list (wrong).
+    preds = {"1": "comedy", "2": "action", "3": " sci-fi\n", "4": "zzz"}
+    golds = {"1": "comedy", "2": "comedy", "3": "sci-fi", "4": "action"}
+    assert question_scores("LaMP_2", preds, golds) == {"1": 1.0, "2": 0.0, "3": 1.0, "4": 0.0}
+    # LaMP_3: |4 - 5| = 1, |3 - 3| = 0, unparsable against gold 2: the farther end 5, |5 - 2| = 3.
+    ratings = question_scores("LaMP_3", {"a": "4", "b": "3", "c": "x"}, {"a": "5", "b": "3", "c": "2"})
+    assert ratings == {"a": 1.0, "b": 0.0, "c": 3.0}
+    # LaMP_7: the same words (1.0), disjoint (0.0), 'the cat' against 'the dog': P = R = 1/2, F = 1/2.
+    texts = question_scores("LaMP_7", {"x": "a b", "y": "c", "z": "the cat"}, {"x": "b a", "y": "d", "z": "the dog"})
+    assert texts == pytest.approx({"x": 1.0, "y": 0.0, "z": 0.5})
+    cases = [
+        ("LaMP_2", preds, golds),
+        ("LaMP_3", {"a": "4", "b": "x"}, {"a": "5", "b": "1"}),
+        ("LaMP_7", {"x": "a red bus", "y": "the cat sat"}, {"x": "the red bus", "y": "a cat"}),
+    ]
+    for task, p, g in cases:
+        per = question_scores(task, p, g)
+        assert sum(per.values()) / len(per) == pytest.approx(score(task, p, g)[metric_keys(task)[0]])
+    assert higher_is_better("LaMP_2") and higher_is_better("LaMP_7") and not higher_is_better("LaMP_3")
