@@ -69,12 +69,38 @@ def test_a_failed_save_leaves_the_old_figure_whole(tmp_path: Path, monkeypatch) 
     assert path.read_bytes() == b"old figure" and [p.name for p in tmp_path.iterdir()] == ["q.png"]
 
 
+SUMMARY = {  # as engine.seeds.summarize writes it (the fields the plot reads)
+    "task": "LaMP_2",
+    "metric": "accuracy",
+    "seeds": [0, 1, 2],
+    "interval": {"level": 0.95},
+    "methods": [
+        {"method": "rule-history-majority", "decoding": "none", "mean": 0.9, "low": 0.85, "high": 0.95},
+        {"method": "bm25-k4", "decoding": "rank", "mean": 0.3, "low": 0.2, "high": 0.4},
+        {"method": "pplug", "decoding": "generate", "mean": 0.5, "low": 0.4, "high": 0.55},
+        {"method": "lora-per-user (4 users)", "decoding": "generate", "mean": 0.25, "low": 0.1, "high": 0.3},
+    ],
+}
+
+
+def test_seed_summary_draws_each_interval_with_its_familys_marker() -> None:
+    ax = plots.plot_seed_summary(SUMMARY).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["rule-history-majority (none)", "bm25-k4 (rank)"]
+    lines = [c.lines[0] for c in ax.containers]  # each errorbar's marker line, in row order
+    assert [ln.get_marker() for ln in lines] == ["P", "s", "o", "*"]  # rule, retrieval, pplug, fine-tuning
+    assert lines[1].get_markerfacecolor() == "none" and lines[0].get_markerfacecolor() != "none"  # rank: hollow
+    bars = [c.lines[2][0].get_segments()[0] for c in ax.containers]  # each row's interval, (low, y) -> (high, y)
+    assert [(b[0][0], b[1][0]) for b in bars] == pytest.approx([(e["low"], e["high"]) for e in SUMMARY["methods"]])
+    assert _legend_texts(ax.get_legend()) == ["rule", "retrieval", "pplug", "fine-tuning"]
+
+
 # ---------------------------------------------------------------- every figure reads at a glance
 
 # One call per public plot_* function; test_every_plot_function_has_a_case fails when a new one has none.
 CASES = {
     "plot_losses": lambda: plots.plot_losses({"pplug": [(1, 2.0), (2, 1.5)], "no history": [(1, 2.1), (2, 2.0)]}),
     "plot_quality_cost": lambda: plots.plot_quality_cost(ROWS, "accuracy"),
+    "plot_seed_summary": lambda: plots.plot_seed_summary(SUMMARY),
     "plot_attention": lambda: plots.plot_attention([0.7, 0.2, 0.1], ["a tag: comedy", "b tag: action", "c"]),
     "plot_histograms": lambda: plots.plot_histograms(
         {"train": [3, 4, 4, 5], "dev": [2, 4]}, title="profile size per user", xlabel="history items", ylabel="users"
