@@ -90,7 +90,8 @@ def test_seed_summary_draws_each_interval_with_its_familys_marker() -> None:
     assert [ln.get_marker() for ln in lines] == ["P", "s", "o", "*"]  # rule, retrieval, pplug, fine-tuning
     assert lines[1].get_markerfacecolor() == "none" and lines[0].get_markerfacecolor() != "none"  # rank: hollow
     bars = [c.lines[2][0].get_segments()[0] for c in ax.containers]  # each row's interval, (low, y) -> (high, y)
-    assert [(b[0][0], b[1][0]) for b in bars] == pytest.approx([(e["low"], e["high"]) for e in SUMMARY["methods"]])
+    ends = [end for b in bars for end in (b[0][0], b[1][0])]
+    assert ends == pytest.approx([end for e in SUMMARY["methods"] for end in (e["low"], e["high"])])
     assert _legend_texts(ax.get_legend()) == ["rule", "retrieval", "pplug", "fine-tuning"]
 
 
