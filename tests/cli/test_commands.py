@@ -253,10 +253,13 @@ def test_demo_writes_results_rows(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     rows = json.loads((out / "results.json").read_text())
-    assert [row["method"] for row in rows] == ["pplug", "pplug-swapped-history", "pplug-no-history", "non-personalized"]
+    rules = ["rule-input-only", "rule-history-majority", "rule-top1-retrieved"]
+    llm_rows = ["pplug", "pplug-swapped-history", "pplug-no-history", "non-personalized"]
+    assert [row["method"] for row in rows] == llm_rows + rules
     assert len({row["examples"] for row in rows}) == 1  # every row on the same dev questions (two users)
     for row in rows:
-        assert row["task"] == "LaMP_2" and row["split"] == "dev" and row["decoding"] == "generate"
+        decoding = "none" if row["method"] in rules else "generate"  # a rule reads no LLM
+        assert row["task"] == "LaMP_2" and row["split"] == "dev" and row["decoding"] == decoding
         assert {"accuracy", "f1", "prompt_tokens_mean", "seconds_per_example"} <= set(row)
     # The prompt grows by exactly the soft tokens (4 instruction + 4 user tokens by default).
     assert rows[0]["prompt_tokens_mean"] - rows[3]["prompt_tokens_mean"] == pytest.approx(8.0)
