@@ -16,6 +16,7 @@ from .args import add_common, add_sizes, apply_threads, config_from_args
 
 if TYPE_CHECKING:
     from ..engine.methods import Method
+    from ..engine.stack import Stack
 
 # Fields the comparison's LLM and encoders apply to every plug, a reused one included (the plug's own fields,
 # such as its temperature or its number of soft tokens, travel inside the checkpoint).
@@ -89,7 +90,7 @@ def plot_rows(rows: list[dict], task: TaskSpec, folder: Path) -> None:
     plot_quality_cost(rows, metric, title=f"{task.name}: {metric} against cost", path=folder / "quality_vs_cost.png")
 
 
-def _compare_seeds(stack, train_ex: list, dev_ex: list, seeds: list[int], out: Path, run: dict) -> None:
+def _compare_seeds(stack: Stack, train_ex: list, dev_ex: list, seeds: list[int], out: Path, run: dict) -> None:
     """--seeds: one comparison per seed in out/seed<N>, then seeds.jsonl, summary.*, claims.md."""
     from ..course.plots import plot_seed_summary
     from ..engine.seeds import run_seeds, summarize, write_seed_reports

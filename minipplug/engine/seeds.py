@@ -92,7 +92,8 @@ def summarize(by_seed: dict[int, list[dict]], dev_ex: list[Example], task: TaskS
     }
 
 
-# The paper's numbers (PPLUG.md), the first metric of each task: accuracy, MAE (lower is better) or ROUGE-1.
+# The paper's numbers (arXiv 2409.11901, FlanT5-XXL + BGE) in each task's first metric: accuracy, MAE (lower is
+# better) or ROUGE-1.
 TABLE_1 = "Table 1, test"  # task: (PPlug, BM25, Recency, Contriever), FlanT5-XXL, 4 retrieved items
 PAPER_TABLE_1 = {
     "LaMP_1": (0.700, 0.626, 0.622, 0.636),
@@ -166,7 +167,8 @@ def claim_rows(summary: dict) -> list[dict]:
 
 
 def _signed(x: float, digits: int = 3) -> str:
-    return f"{x:+.{digits}f}"
+    """+0.125, -0.020; never -0.000 (a negated 0)."""
+    return f"{x + 0.0:+.{digits}f}"
 
 
 def summary_markdown(summary: dict) -> str:
