@@ -51,6 +51,8 @@ def grade_one(submission: Path, autograder: Path, cell_timeout: int) -> dict:
         c = Config()
         c.ExecutePreprocessor.timeout = cell_timeout
         c.ExecutePreprocessor.interrupt_on_timeout = True
+        # a kernel on a busy machine can take over nbclient's default 60 s to start
+        c.ExecutePreprocessor.startup_timeout = max(60, cell_timeout)
         return c
 
     otter.execute.Config = config_with_timeout
