@@ -235,6 +235,13 @@ def _torch_threads() -> None:
         sys.modules["torch"].set_num_threads(int(os.environ.get("MINIPPLUG_TEST_THREADS", "1")))
 
 
+@pytest.fixture(autouse=True)
+def _no_compile(monkeypatch) -> None:
+    """No torch.compile in the unit tests (MINIPPLUG_TEST_COMPILE=1 turns it on): it costs ~10 s in every
+    process that trains in bf16, and the CLI tests start many; tests/engine/test_fast_step.py compiles."""
+    monkeypatch.setenv("MINIPPLUG_COMPILE", os.environ.get("MINIPPLUG_TEST_COMPILE", "0"))
+
+
 @pytest.fixture(scope="session")
 def llm():
     """The default frozen LLM (SmolLM2-135M-Instruct from the fp32 cache), loaded once."""

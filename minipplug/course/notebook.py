@@ -156,21 +156,26 @@ def setup(seed: int = 0, profile: str | None = None) -> RunSettings:
     return settings
 
 
-def saved_plug_matches(ckpt: str | os.PathLike, cfg: PPlugConfig) -> bool:
-    """Whether ckpt holds a PPlug (history shown) trained with exactly this config's training fields."""
+def saved_plug_matches(ckpt: str | os.PathLike, cfg: PPlugConfig, method: str = "pplug") -> bool:
+    """Whether ckpt holds a plug trained as method (default PPlug) with exactly this config's training fields."""
     from ..engine.compare import reusable
 
-    return reusable(Path(ckpt), cfg, "pplug")
+    return reusable(Path(ckpt), cfg, method)
 
 
-def trained_plug(stack, settings: RunSettings, train_examples: list[Example], name: str = "pplug"):
-    """(plug, checkpoint dir): the PPlug of these settings, loaded when notebook 03 (or an earlier run) saved one
-    with the same config, else trained now and saved there (expensive steps reuse a saved result)."""
+def trained_plug(stack, settings: RunSettings, train_examples: list[Example], method: str = "pplug"):
+    """(plug, checkpoint dir): the plug of this method and settings, loaded when an earlier notebook saved one with
+    the same config, else trained now and saved there (expensive steps reuse a saved result).
+
+    PPlug lives in run_dir("pplug"); any other method (the no-history control) where notebook 04's comparison
+    looks for it, so that 03 trains it and 04 reuses it.
+    """
+    from ..engine.compare import plug_dir
     from ..engine.stack import open_plug
     from ..engine.train import train
 
-    ckpt = settings.run_dir(name)
-    if saved_plug_matches(ckpt, stack.cfg):
+    ckpt = settings.run_dir("pplug") if method == "pplug" else plug_dir(settings.run_dir("compare"), method)
+    if saved_plug_matches(ckpt, stack.cfg, method):
         return open_plug(stack, ckpt), ckpt
-    result = train(stack, train_examples, None, "pplug", out_dir=ckpt)
+    result = train(stack, train_examples, None, method, out_dir=ckpt)
     return result.plug, ckpt

@@ -30,6 +30,11 @@ def decodings_for(task: TaskSpec, method: Method, pplug_rank: bool = False) -> l
     return ["generate", "rank"]
 
 
+def plug_dir(out: Path, method: str) -> Path:
+    """Where a comparison (or the demo) in folder out keeps the plug it trained for method."""
+    return Path(out) / "plugs" / method
+
+
 @dataclass
 class TrainedPlug:
     """A plug a comparison runs, with what training it cost here (None / NaN: reused, not measured)."""
@@ -57,7 +62,7 @@ class PlugShelf:
         return self.plugs[name]
 
     def _load_or_train(self, method: Method) -> TrainedPlug:
-        saved = self.out / "plugs" / method.name if self.out else None
+        saved = plug_dir(self.out, method.name) if self.out else None
         if method.name == "pplug" and self.checkpoint:
             return TrainedPlug(open_plug(self.stack, self.checkpoint))
         if saved is not None and reusable(saved, variant_config(self.stack.cfg, method), method.name):

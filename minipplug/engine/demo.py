@@ -13,6 +13,7 @@ from ..config import PPlugConfig
 from ..lamp.data import load_examples, spread
 from ..lamp.samples import sample_paths
 from ..lamp.tasks import get_task
+from .compare import plug_dir
 from .methods import METHODS, RULES, method_examples
 from .report import markdown_table, public, result_row, rule_row
 from .stack import load_stack
@@ -44,7 +45,7 @@ def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tag
     result = DemoResult(rows=[])
     plugs = {}
     for method in (METHODS["pplug"], METHODS["pplug-no-history"]):
-        ckpt = out / "plugs" / method.name  # `minipplug compare --out` on the same folder reuses these
+        ckpt = plug_dir(out, method.name)  # `minipplug compare --out` on the same folder reuses these
         trained = train(stack, train_ex, None, method.name, out_dir=ckpt)
         plugs[method.name] = trained.plug
         result.curves[method.name] = trained.losses

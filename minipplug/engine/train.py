@@ -31,6 +31,7 @@ from ..model.encoder import HistoryEncoder
 from ..model.injection import PPlugLM
 from ..model.plug import CheckpointError, PersonaPlug, read_plug_config, soft_tokens
 from .autostop import AutoLength, AutoStop, split_validation_users
+from .fast_step import FastFrozenLLM
 from .methods import TRAINABLE, get_method, method_examples, variant_config
 from .stack import Stack, new_plug
 
@@ -263,6 +264,7 @@ class _Run:
     meta: dict
     monitor: AutoStop | None
     result: TrainResult
+    fast: FastFrozenLLM  # the frozen LLM as the training steps run it
     start_step: int = 0  # steps already done before an interruption
 
 
@@ -325,6 +327,7 @@ def _prepare(
     if monitor is not None and accelerator.num_processes > 1:
         monitor.share = _from_rank0(accelerator)
     result = TrainResult(plug=raw_plug, autostop=monitor)
+    fast = FastFrozenLLM.for_training(plm.model, accelerator.mixed_precision, accelerator.device)
     return _Run(
         cfg,
         accelerator,
@@ -337,6 +340,7 @@ def _prepare(
         scheduler=scheduler,
         total_steps=total_steps,
         result=result,
+        fast=fast,
         **run,
     )
 
@@ -399,7 +403,7 @@ def _step(run: _Run, group: list[list[int]]) -> float:
     for pos, idx in enumerate(group):
         mine = [run.examples[j] for j in idx[rank::world]] or [run.examples[idx[0]]]  # this process's share
         sync = pos == len(group) - 1  # DDP all-reduces on the group's last backward only
-        with contextlib.nullcontext() if sync else acc.no_sync(run.plug), acc.autocast():
+        with contextlib.nullcontext() if sync else acc.no_sync(run.plug), run.fast.engaged(), acc.autocast():
             loss = batch_loss(run.plug, run.plm, run.hist, mine, run.hide_history)
             acc.backward(loss / len(group))
         losses.append(float(loss.detach()))

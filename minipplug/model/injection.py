@@ -180,7 +180,7 @@ class PPlugLM(nn.Module):
         labels = batch.pop("labels")  # (B, T); targets are right-aligned (left padding)
         # Only the last K positions predict target tokens: skip the LM head (a fifth of the FLOPs) elsewhere.
         K = int((labels != -100).sum(-1).max()) + 1
-        logits = self.model(**batch, logits_to_keep=K).logits  # (B, K, V)
+        logits = self.model(**batch, logits_to_keep=K, use_cache=False).logits  # (B, K, V); no KV cache to fill
         return F.cross_entropy(
             logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, -K + 1 :].reshape(-1), ignore_index=-100
         )

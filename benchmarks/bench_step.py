@@ -1,0 +1,160 @@
+"""The plug's training step before and after the CPU levers, side by side in one process, against the machine.
+
+Each lever is added in turn, on the same batches of 8 (`lamp2_tags` train) and the same starting plug, under
+bf16 autocast: the step as it was (SDPA attention, a KV cache filled and thrown away, fp32 weights cast at every
+call), without the cache, with bf16 copies of the block weights, with plain ("eager") attention, and with the
+blocks compiled (the step `minipplug train` now runs on a CPU with native bf16). For each: the median seconds
+of a step (forward and backward), the loss on the same batches, the ratio to the old step and the achieved
+GFLOP/s, beside the machine's own bf16 matmul rate measured in the same run. --profile adds the top operators
+of the old and the new step (torch.profiler, self CPU time).
+
+    python benchmarks/bench_step.py [--steps 8] [--threads 2] [--profile] [--out benchmarks/results/step.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from minipplug.config import PPlugConfig
+from minipplug.engine.fast_step import FastFrozenLLM, can_compile
+from minipplug.engine.stack import load_stack, new_plug
+from minipplug.engine.train import cpu_has_bf16
+from minipplug.lamp.data import load_examples
+from minipplug.lamp.samples import sample_paths
+from minipplug.model.plug import soft_tokens
+
+BATCHES = 4  # distinct batches of 8, cycled
+
+
+def matmul_gflops(n: int = 2048, reps: int = 20) -> float:
+    """The machine's bf16 matmul rate on an n x n product (after a warm-up)."""
+    a, b = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def step_loss(stack, plug, batch, keep_cache: bool) -> torch.Tensor:
+    """The step's loss as PPlugLM.batch_loss computes it; keep_cache=True fills a KV cache as the old step did."""
+    soft, _ = soft_tokens(plug, stack.hist, batch)
+    inputs = stack.plm.build([e.input for e in batch], soft, [e.target for e in batch])
+    labels = inputs.pop("labels")  # (B, T)
+    K = int((labels != -100).sum(-1).max()) + 1
+    logits = stack.plm.model(**inputs, logits_to_keep=K, use_cache=keep_cache).logits  # (B, K, V)
+    return F.cross_entropy(logits[:, :-1].float().flatten(0, 1), labels[:, -K + 1 :].flatten(), ignore_index=-100)
+
+
+def flops_per_step(stack, batches) -> float:
+    """Forward + backward to the inputs through the frozen blocks: 4 x block parameters x padded tokens."""
+    n_block = sum(p.numel() for p in stack.plm.model.model.layers.parameters())
+    tokens = statistics.mean(
+        len(b) * stack.plm.build([e.input for e in b], None, [e.target for e in b])["inputs_embeds"].shape[1]
+        + len(b) * 8  # the 4 + 4 soft tokens of every prompt
+        for b in batches
+    )
+    return 4 * n_block * tokens
+
+
+def time_variant(stack, start, batches, fast: FastFrozenLLM | None, keep_cache: bool, steps: int) -> dict:
+    """Median step seconds (after 2 warm-up steps, the compilation included there) and the losses."""
+    plug = copy.deepcopy(start)
+    seconds, losses = [], []
+    for i in range(steps + 2):
+        batch = batches[i % len(batches)]
+        t = time.perf_counter()
+        with fast.engaged() if fast else contextlib.nullcontext(), torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = step_loss(stack, plug, batch, keep_cache)
+            loss.backward()
+        plug.zero_grad()  # the weights never move: every variant sees the same plug
+        seconds.append(time.perf_counter() - t)
+        losses.append(float(loss.detach()))
+    return {"seconds": statistics.median(seconds[2:]), "first_step_seconds": seconds[0], "losses": losses[:BATCHES]}
+
+
+def top_operators(stack, start, batch, fast, keep_cache: bool, n: int = 8) -> list[tuple[str, float]]:
+    """(operator, share of self CPU time) of one profiled step, largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    plug = copy.deepcopy(start)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with fast.engaged() if fast else contextlib.nullcontext(), torch.autocast("cpu", dtype=torch.bfloat16):
+            step_loss(stack, plug, batch, keep_cache).backward()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: -e.self_cpu_time_total)
+    return [(e.key, round(e.self_cpu_time_total / total, 3)) for e in events[:n]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per variant (after 2 warm-up steps)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="also print the top operators of the old and new step")
+    ap.add_argument("--out", help="append the report as one JSON line to this file")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = PPlugConfig(progress=False)
+    paths = sample_paths("lamp2_tags")
+    train_ex = load_examples(cfg.task, paths["train_questions"], paths["train_outputs"])
+    stack = load_stack(cfg)
+    batches = [train_ex[i * cfg.batch_size : (i + 1) * cfg.batch_size] for i in range(BATCHES)]
+    stack.hist.encode([t for b in batches for e in b for t in e.history])
+    start = new_plug(stack)
+    model = stack.plm.model
+    variants = {  # name: (fast LLM or None, keep the KV cache)
+        "old step (SDPA, KV cache, fp32 weights)": (None, True),
+        "no KV cache": (None, False),
+        "+ bf16 block weights": (FastFrozenLLM(model, bf16=True, compile=False), False),
+        "+ eager attention": (FastFrozenLLM(model, bf16=True, compile=False, attention="eager"), False),
+        "+ compiled blocks (new step)": (FastFrozenLLM(model, bf16=True, compile=True, attention="eager"), False),
+    }
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, {args.threads} torch threads, native bf16: "
+        f"{cpu_has_bf16()}, compiler: {can_compile()}",
+        "batch_size": cfg.batch_size,
+        "bf16_matmul_gflops_before": round(matmul_gflops()),
+    }
+    flops = flops_per_step(stack, batches)
+    rows = {}
+    for name, (fast, keep_cache) in variants.items():
+        rows[name] = time_variant(stack, start, batches, fast, keep_cache, args.steps)
+        print(name, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[name].items()}))
+    report["bf16_matmul_gflops_after"] = round(matmul_gflops())
+    old = rows["old step (SDPA, KV cache, fp32 weights)"]["seconds"]
+    rate = (report["bf16_matmul_gflops_before"] + report["bf16_matmul_gflops_after"]) / 2
+    report["gflop_per_step"] = round(flops / 1e9)
+    report["variants"] = {
+        name: {
+            "step_seconds": round(r["seconds"], 3),
+            "speedup": round(old / r["seconds"], 2),
+            "gflops": round(flops / r["seconds"] / 1e9),
+            "share_of_matmul_rate": round(flops / r["seconds"] / 1e9 / rate, 2),
+            "first_step_seconds": round(r["first_step_seconds"], 1),
+            "losses": [round(x, 4) for x in r["losses"]],
+        }
+        for name, r in rows.items()
+    }
+    if args.profile:
+        new_fast, _ = variants["+ compiled blocks (new step)"]
+        report["profile_old"] = top_operators(stack, start, batches[0], None, True)
+        report["profile_new"] = top_operators(stack, start, batches[0], new_fast, False)
+    print(json.dumps(report, indent=1))
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(json.dumps(report) + "\n")
+
+
+if __name__ == "__main__":
+    main()
