@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ..engine.methods import Method
 from .args import add_common, add_sizes, apply_threads, config_from_args, nonnegative_int, positive_int, run_config
 
+DEMO_MINUTES = 4.0  # the time cap of each of the demo's two trainings: the whole demo within 10 minutes on 2 cores
+
 
 def check_out_file(path: str) -> None:
     """Refuse an output path that is a folder or in a missing folder, before any model loads."""
@@ -196,7 +198,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ..engine.demo import run_demo
 
     out = Path(args.out)
-    result = run_demo(out, config_from_args(args))
+    cfg, preset, given = run_config(args, default_preset=TRAIN_PRESET)
+    apply_threads()
+    print(f"recipe: preset '{preset}' ({PRESETS[preset].about})")
+    result = run_demo(out, cfg, auto=auto_length(args, cfg, preset, given))
     plot_losses(
         result.curves,
         title="PPlug vs its no-history control: training loss (LaMP_2-style sample)",
@@ -229,20 +234,7 @@ def _add_train_command(sub) -> None:
         "--history-dropout-copies", type=int, help="history-dropout augmentation: extra copies per example (0: off)"
     )
     tr.add_argument("--precision", choices=["auto", "bf16", "fp32"])
-    tr.add_argument("--max-epochs", type=float, default=8.0, help="without --epochs: the epoch cap (default 8)")
-    tr.add_argument("--max-minutes", type=float, default=20.0, help="without --epochs: the time cap (default 20)")
-    tr.add_argument(
-        "--patience",
-        type=positive_int,
-        default=3,
-        help="without --epochs: validation checks without a gain before stopping (default 3)",
-    )
-    tr.add_argument(
-        "--validation-share",
-        type=float,
-        default=0.15,
-        help="without --epochs: share of the training users held out for validation (default 0.15)",
-    )
+    add_length_args(tr, max_minutes=20.0)
     tr.add_argument(
         "--eval-every", type=nonnegative_int, help="dev loss every N optimizer steps (default: at the end only)"
     )
@@ -267,6 +259,29 @@ def add_model_commands(sub) -> None:
     _add_predict_and_demo(sub)
 
 
+def add_length_args(p: argparse.ArgumentParser, max_minutes: float) -> None:
+    """How a preset with automatic length (cpu-auto) stops when no --epochs is given: train's and demo's flags."""
+    p.add_argument("--max-epochs", type=float, default=8.0, help="without --epochs: the epoch cap (default 8)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=max_minutes,
+        help=f"without --epochs: the time cap of each training (default {max_minutes:g})",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=3,
+        help="without --epochs: validation checks without a gain before stopping (default 3)",
+    )
+    p.add_argument(
+        "--validation-share",
+        type=float,
+        default=0.15,
+        help="without --epochs: share of the training users held out for validation (default 0.15)",
+    )
+
+
 def _add_predict_and_demo(sub) -> None:
     """Register predict and demo on the CLI's sub-command parser."""
     from ..engine.methods import method_help
@@ -286,5 +301,6 @@ def _add_predict_and_demo(sub) -> None:
     de = sub.add_parser("demo", help="train PPlug and its no-history control on the bundled sample, compare, plot")
     de.add_argument("--out", default="runs/demo")
     add_sizes(de)
-    add_common(de)
+    add_length_args(de, max_minutes=DEMO_MINUTES)
+    add_common(de, default_preset=TRAIN_PRESET)
     de.set_defaults(func=_cmd_demo)

@@ -13,6 +13,7 @@ from ..config import PPlugConfig
 from ..lamp.data import load_examples, spread
 from ..lamp.samples import sample_paths
 from ..lamp.tasks import get_task
+from .autostop import AutoLength
 from .compare import plug_dir
 from .methods import METHODS, RULES, method_examples
 from .report import markdown_table, public, result_row, rule_row
@@ -29,9 +30,12 @@ class DemoResult:
     oracle: dict | None = None
 
 
-def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tags") -> DemoResult:
+def run_demo(
+    out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tags", auto: AutoLength | None = None
+) -> DemoResult:
     """Train pplug and pplug-no-history; evaluate them, the swapped counterfactual, the zero-shot LLM and the rules
-    (input-only fitted on the questions the plugs train on) on dev."""
+    (input-only fitted on the questions the plugs train on) on dev. auto: each plug's length chosen on validation
+    users held out of the training questions (cpu-auto), instead of cfg.epochs."""
     t0 = time.perf_counter()
     cfg = (cfg or PPlugConfig()).replace(task="LaMP_2")
     paths = sample_paths(sample)
@@ -46,7 +50,7 @@ def run_demo(out: Path, cfg: PPlugConfig | None = None, sample: str = "lamp2_tag
     plugs = {}
     for method in (METHODS["pplug"], METHODS["pplug-no-history"]):
         ckpt = plug_dir(out, method.name)  # `minipplug compare --out` on the same folder reuses these
-        trained = train(stack, train_ex, None, method.name, out_dir=ckpt)
+        trained = train(stack, train_ex, None, method.name, out_dir=ckpt, auto=auto)
         plugs[method.name] = trained.plug
         result.curves[method.name] = trained.losses
         run = dict(decoding=cfg.decoding, progress=cfg.progress, train_seconds=trained.seconds)

@@ -63,7 +63,7 @@ def test_train_writes_only_the_plug(trained: Path) -> None:
     info = json.loads((trained / "plug_config.json").read_text())
     assert info["config"]["llm"] == "SmolLM2-135M-Instruct" and info["config"]["encoder"] == "all-MiniLM-L6-v2"
     assert info["llm_dim"] == 576 and info["encoder_dim"] == 384
-    # Without --preset, train starts from the "cpu-auto" preset (demo and the notebooks keep "cpu-fast").
+    # Without --preset, train starts from the "cpu-auto" preset (so do the demo and, at a fixed length, the notebooks).
     cpu = {"soft_position": "start", "temperature": 0.05, "lr": 3e-3, "train_input_encoder": False}
     assert {k: info["config"][k] for k in cpu} == cpu
     from safetensors import safe_open
@@ -244,7 +244,9 @@ def test_demo_writes_results_rows(tmp_path: Path) -> None:
         "--out",
         str(out),
         "--max-train-examples",
-        "4",
+        "24",  # at least two users: one is held out to choose the length (cpu-auto, the demo's default)
+        "--max-epochs",
+        "1",
         "--max-dev-examples",
         "2",
         "--batch-size",
@@ -252,6 +254,7 @@ def test_demo_writes_results_rows(tmp_path: Path) -> None:
         "--quiet",
     )
     assert r.returncode == 0, r.stderr
+    assert "recipe: preset 'cpu-auto'" in r.stdout and "length: chosen on validation users" in r.stdout
     rows = json.loads((out / "results.json").read_text())
     rules = ["rule-input-only", "rule-history-majority", "rule-top1-retrieved"]
     llm_rows = ["pplug", "pplug-swapped-history", "pplug-no-history", "non-personalized"]
