@@ -63,7 +63,7 @@ def length_rule(capsys, tmp_path: Path, *extra: str, config: dict | None = None)
 @pytest.mark.parametrize(
     "extra,config,epochs",
     [
-        (("--preset", "cpu-fast"), None, 1.0),  # the demo's settings, as they are
+        (("--preset", "cpu-fast"), None, 1.0),  # the 45-step settings, as they are
         (("--preset", "paper"), None, 2.0),  # the published recipe: 2 epochs, nothing held out
         (("--preset", "gpu-full"), None, 2.0),
         ((), {"preset": "paper"}, 2.0),  # a config file naming the preset
