@@ -105,6 +105,9 @@ def execute(notebook: Path, threads: int) -> None:
     subprocess.run(
         [*cmd, "--ExecutePreprocessor.timeout=3600", notebook.name], cwd=notebook.parent, env=env, check=True
     )
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    if nb["metadata"].pop("widgets", None) is not None:  # live widgets' state: noise in a committed notebook
+        atomic_write_text(notebook, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def differences(name: str, a: Path, b: Path) -> list[str]:
