@@ -1,10 +1,12 @@
 """Does a training recipe learn on LaMP_2-format data it was NOT tuned on?
 
 Datasets (written into a temporary folder, or --data-dir; every one seeded and byte-identical on re-runs):
-tags-s1 and tags-s2 (the bundled lamp2_tags generator re-run with seeds 1 and 2), hard-s0 (make_hard_samples:
-2-3 favourite tags in priority order, 10% label noise), the bundled LaMP_3 and LaMP_7 samples (lamp3-s0,
-lamp7-s0: other tasks, never used for tuning) and, on request only, tags-s0 (the bundled data the CPU preset
-was tuned on).
+tags-s1 and tags-s2 (the bundled lamp2_tags generator re-run with seeds 1 and 2); four held-out LaMP_2 designs
+(minipplug/lamp/samples/heldout.py): hard-s0 (2-3 favourite tags in priority order, 10% label noise),
+ranked3-time-s0 (three cued tags, a full private ranking, dev = later questions of the training users), long-s0
+(hard-s0's users with 80-150 profile items), noisy-s0 (one favourite, 25% label noise); the bundled LaMP_3 and
+LaMP_7 samples (lamp3-s0, lamp7-s0: other tasks, never used for tuning) and, on request only, tags-s0 (the
+bundled data the CPU preset was tuned on).
 
 For each dataset x recipe x seed:
 - pplug, trained with automatic length (engine.autostop: 15% of the training users held out, validation answer
@@ -47,10 +49,17 @@ from minipplug.engine.stack import load_stack
 from minipplug.engine.train import train
 from minipplug.lamp.data import load_examples, spread
 from minipplug.lamp.metrics import metric_keys
-from minipplug.lamp.samples import make_hard_samples, make_samples, sample_paths
+from minipplug.lamp.samples import make_samples, sample_paths
+from minipplug.lamp.samples.heldout import make_heldout_sample
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ("tags-s1", "tags-s2", "hard-s0", "lamp3-s0", "lamp7-s0", "tags-s0")
+HELD_OUT = {  # dataset -> held-out LaMP_2 design (minipplug/lamp/samples/heldout.py), generated with seed 0
+    "hard-s0": "lamp2_hard",
+    "ranked3-time-s0": "lamp2_ranked3_time",
+    "long-s0": "lamp2_long",
+    "noisy-s0": "lamp2_noisy",
+}
+DATASETS = ("tags-s1", "tags-s2", *HELD_OUT, "lamp3-s0", "lamp7-s0", "tags-s0")
 BUNDLED = {  # dataset -> (task, bundled sample)
     "tags-s0": ("LaMP_2", "lamp2_tags"),
     "lamp3-s0": ("LaMP_3", "lamp3_ratings"),
@@ -87,10 +96,10 @@ def dataset_folder(name: str, data_dir: Path) -> Path:
         if not (folder / "summary.json").exists():
             make_samples(data_dir / f"seed{seed}", seed=seed, names=["lamp2_tags"])
         return folder
-    if name == "hard-s0":
-        folder = data_dir / "hard" / "lamp2_hard"
+    if name in HELD_OUT:
+        folder = data_dir / "heldout" / HELD_OUT[name]
         if not (folder / "summary.json").exists():
-            make_hard_samples(data_dir / "hard", seed=0)
+            make_heldout_sample(data_dir / "heldout", HELD_OUT[name], seed=0)
         return folder
     raise SystemExit(f"unknown dataset '{name}'; known: {', '.join(DATASETS)}")
 
@@ -100,10 +109,18 @@ def load(task: str, folder: Path, split: str):
 
 
 def oracle(folder: Path, metric: str) -> float | None:
-    """The dev oracle's score summary.json reports (samples: dev_oracle[metric]; hard: dev_oracle_accuracy)."""
+    """The dev oracle's score summary.json reports (samples: dev_oracle[metric]; held out: dev_oracle_accuracy)."""
     s = json.loads((folder / "summary.json").read_text())
     v = s.get("dev_oracle", s.get("dev_oracle_accuracy"))
     return v.get(metric) if isinstance(v, dict) else v
+
+
+def rule_scores(folder: Path) -> dict[str, float]:
+    """The one-line rules' dev accuracy a held-out design's summary.json records (none for the samples)."""
+    s = json.loads((folder / "summary.json").read_text())
+    names = {"dev_input_only_best": "input_only", "dev_majority_vote_accuracy": "majority_vote"}
+    names["dev_cued_vote_accuracy"] = "cued_vote"
+    return {short: s[key] for key, short in names.items() if key in s}
 
 
 def epochs_for(steps: int, n_examples: int, cfg: PPlugConfig) -> float:
@@ -167,6 +184,7 @@ def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
     c_label, c_share, c_gold = share_of_top(rows["no_history"], dev)
     out.update(
         oracle=oracle(folder, metric),
+        **rule_scores(folder),
         steps=res.steps,
         kept_step=stop.best_step,
         control_steps=ctrl.steps,

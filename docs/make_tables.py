@@ -203,7 +203,12 @@ def recipe_sweep_table(rows: list[dict]) -> str:
 def _recipe_rows(rows: list[dict]) -> str:
     """One table line per sweep row."""
     header = ["dataset", "recipe", "seed", "metric", "pplug", "no-history", "swapped", "zero-shot", "oracle"]
-    header += ["steps (kept)", "training s", "top answer share vs its gold share (pplug; control)"]
+    header += [
+        "rules: input / vote / cued vote",
+        "steps (kept)",
+        "training s",
+        "top answer share vs its gold share (pplug; control)",
+    ]
     body = []
     for r in rows:
         task = r.get("task") or r["rows"][0]["task"]
@@ -212,6 +217,11 @@ def _recipe_rows(rows: list[dict]) -> str:
             [f"{r['dataset']} ({task}, {r['train_examples']} / {r['dev_examples']})", r["recipe"], str(r["seed"])]
             + [r.get("metric", "accuracy")]
             + [fmt(r[k]) for k in ("pplug", "no_history", "swapped", "zero_shot", "oracle")]
+            + [
+                " / ".join(fmt(r.get(k)) for k in ("input_only", "majority_vote", "cued_vote"))
+                if "cued_vote" in r
+                else ""
+            ]
             + [f"{r['steps']} ({r['kept_step']})", fmt(r["train_seconds"], 0), share]
         )
     return markdown_table(header, body)

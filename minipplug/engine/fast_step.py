@@ -8,8 +8,9 @@ Three levers, for training under bf16 autocast on a CPU (docs/performance.md has
 - Each decoder block compiled (torch.compile) fuses the elementwise work around the matmuls (RMSNorm,
   rotary, the SiLU gate, residual adds) that eager mode runs op by op.
 
-They are engaged only inside a training step (`with fast.engaged():`): evaluation, the validation loss and
-checkpoints see the LLM exactly as it was loaded.
+They are engaged only inside a training step (`with fast.engaged():`), and the bf16 weights alone for the
+automatic length's validation checks (`engaged(step=False)`, under the same autocast); evaluation, the dev loss
+and checkpoints see the LLM exactly as it was loaded.
 """
 
 from __future__ import annotations
@@ -68,14 +69,17 @@ class FastFrozenLLM:
         return self.bf16 or self.compile or self.attention is not None
 
     @contextlib.contextmanager
-    def engaged(self) -> Iterator[None]:
-        """The fast LLM for the duration (a training step under bf16 autocast), the loaded one after."""
+    def engaged(self, step: bool = True) -> Iterator[None]:
+        """The fast LLM for the duration, the loaded one after: every lever for a training step under bf16
+        autocast; with step=False the bf16 weights alone, for a forward pass without gradients (a validation
+        check: compiled blocks would compile a second, no-grad graph, and eager attention only pays backward)."""
         loaded_attention = self.config._attn_implementation
-        if self.attention:
+        compiled = self._compiled if step else []
+        if self.attention and step:
             self.config._attn_implementation = self.attention  # read at every forward by transformers
         for m, _, fast in self._linears:
             m.weight = fast
-        for block, fn in zip(self.blocks, self._compiled):
+        for block, fn in zip(self.blocks, compiled):
             block._compiled_call_impl = fn  # what nn.Module.compile() sets: __call__ then runs fn
         try:
             yield
@@ -83,5 +87,5 @@ class FastFrozenLLM:
             self.config._attn_implementation = loaded_attention
             for m, slow, _ in self._linears:
                 m.weight = slow
-            for block in self.blocks[: len(self._compiled)]:
+            for block in self.blocks[: len(compiled)]:
                 block._compiled_call_impl = None

@@ -426,7 +426,19 @@ def _check(run: _Run, step: int) -> bool:
         run.plug.eval()
         run.result.dev_losses.append((step, _dev_loss(run)))
         run.plug.train()
-    return run.monitor is not None and run.monitor(step, run.raw_plug)
+    if run.monitor is None:
+        return False
+    with _validating(run):
+        return run.monitor(step, run.raw_plug)
+
+
+def _validating(run: _Run) -> contextlib.ExitStack:
+    """The monitor's checks under the training's autocast with the bf16 block weights: a few times faster than
+    fp32 on a CPU with native bf16, and only the stopping signal reads them (the dev loss stays fp32)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(run.fast.engaged(step=False))
+    stack.enter_context(run.accelerator.autocast())
+    return stack
 
 
 def _save(run: _Run, step: int, seconds: float, last_state: dict | None = None) -> None:
@@ -458,7 +470,8 @@ def _finish(run: _Run, step: int, seconds: float, ended: bool) -> None:
     run.plug.eval()
     last_state = {k: v.detach().clone() for k, v in run.raw_plug.trainable_state_dict().items()}
     if run.monitor is not None and ended:
-        run.monitor.finish(step, run.raw_plug)  # a last check, then the best state goes back into the plug
+        with _validating(run):
+            run.monitor.finish(step, run.raw_plug)  # a last check, then the best state goes back into the plug
         run.monitor.restore_best(run.raw_plug)
     dev, done = run.dev_examples, run.result.dev_losses
     if dev and run.accelerator.is_main_process and (not done or done[-1][0] != step):

@@ -87,9 +87,9 @@ def test_training_in_bf16_runs_every_micro_batch_through_the_fast_llm(plm, monke
     engaged = []
     original = FastFrozenLLM.engaged
 
-    def counting(self):
-        engaged.append((self.bf16, self.attention))
-        return original(self)
+    def counting(self, step=True):
+        engaged.append((self.bf16, self.attention, step))
+        return original(self, step)
 
     monkeypatch.setattr(FastFrozenLLM, "engaged", counting)
     cfg = tiny.tiny_config(epochs=1.0, precision="bf16", batch_size=2)  # 6 examples: 3 micro-batches
@@ -97,7 +97,38 @@ def test_training_in_bf16_runs_every_micro_batch_through_the_fast_llm(plm, monke
     llm_before = {k: v.clone() for k, v in plm.model.state_dict().items()}
     before = state(plug)
     result = _train_plug(cfg, plug, plm, hist, tiny.tiny_examples())
-    assert result.steps == 3 and engaged == [(True, "eager")] * 3
+    assert result.steps == 3 and engaged == [(True, "eager", True)] * 3
     assert any(not torch.equal(before[k], v) for k, v in state(plug).items())  # the plug learned
     after = plm.model.state_dict()
     assert all(after[k].dtype == v.dtype and torch.equal(after[k], v) for k, v in llm_before.items())
+
+
+def test_validation_checks_run_on_the_bf16_weights_under_autocast_and_leave_the_llm_as_loaded(plm):
+    """The automatic length's checks see the bf16 block weights, loaded attention, no compiled block and autocast
+    on; training steps see every lever; after training the LLM is the loaded one again."""
+    from minipplug.engine.autostop import AutoStop
+
+    block = decoder_blocks(plm.model)[0]
+    q_proj = block.self_attn.q_proj
+    seen = []
+
+    def metric(plug) -> float:
+        seen.append(
+            (
+                q_proj.weight.dtype,
+                plm.model.config._attn_implementation,
+                block._compiled_call_impl is None,
+                torch.is_autocast_enabled("cpu"),
+            )
+        )
+        return 1.0
+
+    cfg = tiny.tiny_config(epochs=1.0, precision="bf16", batch_size=2)
+    plug, hist = setup_plug(cfg, plm)
+    loaded = (q_proj.weight.dtype, plm.model.config._attn_implementation)
+    monitor = AutoStop(metric, every=1, patience=9, max_seconds=1e9, max_epochs=1)
+    result = _train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), monitor=monitor)
+    assert result.steps == 3 and len(seen) == 3  # a check after every step (the final one included)
+    assert seen == [(torch.bfloat16, loaded[1], True, True)] * 3
+    assert (q_proj.weight.dtype, plm.model.config._attn_implementation) == loaded == (torch.float32, loaded[1])
+    assert block._compiled_call_impl is None

@@ -8,8 +8,9 @@ needs the question and the history together). Shared helpers are in common.py.
 Dev users never appear in train (LaMP's user-based split), so dev measures what a *new* user gets; no question
 is answered verbatim in its own user's profile. Re-running ``make_samples`` reproduces every file byte for byte.
 
-Not bundled: ``make_hard_samples`` (hard.py) writes ``lamp2_hard``, a harder LaMP_2 variant used as held-out
-data by benchmarks/sweep_recipe.py.
+Not bundled: ``make_hard_samples`` (hard.py) writes ``lamp2_hard``, a harder LaMP_2 variant, and
+``make_heldout_sample`` (heldout.py) it and three LaMP_2 designs of other kinds (a time-based split with full
+private rankings, long histories, heavy label noise): held-out data for benchmarks/sweep_recipe.py.
 """
 
 from __future__ import annotations

@@ -109,11 +109,11 @@ def cued_tags(text: str) -> list[str]:
     return [tag for tag, cues in TAG_CUES.items() if any(c.lower() in low for c in cues)]
 
 
-def _lamp2_record(rng: random.Random, fav: str, uid: str, idx: int) -> tuple[str, str]:
+def _lamp2_record(rng: random.Random, fav: str, uid: str, idx: int, noise: float = NOISE) -> tuple[str, str]:
     other = rng.choice([t for t in LAMP2_TAGS if t != fav])
     a, b = (fav, other) if rng.random() < 0.5 else (other, fav)
     desc = rng.choice(_FRAMES).format(a=rng.choice(TAG_CUES[a]), b=rng.choice(TAG_CUES[b]))
-    tag = fav if rng.random() >= NOISE else other
+    tag = fav if rng.random() >= noise else other
     return desc, tag
 
 
