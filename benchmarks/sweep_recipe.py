@@ -35,10 +35,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import platform
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+import torch
 
 from minipplug.cli.args import apply_threads
 from minipplug.config import PRESETS, PPlugConfig
@@ -46,7 +49,7 @@ from minipplug.engine.autostop import AutoLength, split_validation_users
 from minipplug.engine.methods import get_method, method_examples
 from minipplug.engine.report import public, result_row
 from minipplug.engine.stack import load_stack
-from minipplug.engine.train import train
+from minipplug.engine.train import cpu_has_bf16, pick_precision, train
 from minipplug.lamp.data import load_examples, spread
 from minipplug.lamp.metrics import metric_keys
 from minipplug.lamp.samples import make_samples, sample_paths
@@ -207,6 +210,13 @@ def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
     return out
 
 
+def machine() -> str:
+    """What ran the row: a step takes 0.8 s with native bf16 and about 5.5 s in fp32 without AVX-512."""
+    bf16 = cpu_has_bf16() if not torch.cuda.is_available() else None
+    precision = {"no": "fp32"}.get(pick_precision(PPlugConfig()), "bf16 autocast")
+    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, native bf16: {bf16}, ran {precision}"
+
+
 def table(rows: list[dict]) -> str:
     head = ["dataset", "recipe", "seed", "metric", "pplug", "no-history", "swapped", "zero-shot", "oracle", "steps"]
     head += ["training s", "top answer share vs gold share (pplug; control)"]
@@ -266,6 +276,7 @@ def main() -> None:
                     t0 = time.perf_counter()
                     row = run(stack, folders[name], name, recipe, seed, args)
                     row["wall_seconds"] = round(time.perf_counter() - t0, 1)
+                    row["machine"] = machine()
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                     with open(out, "a") as f:

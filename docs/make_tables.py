@@ -216,7 +216,7 @@ def _recipe_rows(rows: list[dict]) -> str:
         body.append(
             [f"{r['dataset']} ({task}, {r['train_examples']} / {r['dev_examples']})", r["recipe"], str(r["seed"])]
             + [r.get("metric", "accuracy")]
-            + [fmt(r[k]) for k in ("pplug", "no_history", "swapped", "zero_shot", "oracle")]
+            + [fmt(r.get(k)) for k in ("pplug", "no_history", "swapped", "zero_shot", "oracle")]
             + [
                 " / ".join(fmt(r.get(k)) for k in ("input_only", "majority_vote", "cued_vote"))
                 if "cued_vote" in r

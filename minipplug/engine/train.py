@@ -433,8 +433,8 @@ def _check(run: _Run, step: int) -> bool:
 
 
 def _validating(run: _Run) -> contextlib.ExitStack:
-    """The monitor's checks under the training's autocast with the bf16 block weights: a few times faster than
-    fp32 on a CPU with native bf16, and only the stopping signal reads them (the dev loss stays fp32)."""
+    """The monitor's checks under the training's autocast with the bf16 block weights (bf16 matmuls where the
+    training has them); only the stopping signal reads these losses (the dev loss stays fp32)."""
     stack = contextlib.ExitStack()
     stack.enter_context(run.fast.engaged(step=False))
     stack.enter_context(run.accelerator.autocast())
