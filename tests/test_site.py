@@ -131,9 +131,11 @@ def test_recipe_sweep_table_matches_its_file(site):
     rows = page_rows(site, "training.html")
     for r in jsonl("sweep_recipe.jsonl"):
         wanted = [r["recipe"], str(r["seed"]), r.get("metric", "accuracy")]
-        wanted += [f"{r[k]:.3f}" for k in ("pplug", "no_history", "swapped", "zero_shot", "oracle")]
+        wanted += [f"{r[k]:.3f}" if k in r else "" for k in ("pplug", "no_history", "swapped", "zero_shot", "oracle")]
+        rules = ("input_only", "majority_vote", "cued_vote")
+        wanted.append(" / ".join(f"{r[k]:.3f}" for k in rules) if "cued_vote" in r else "")
         wanted.append(f"{r['steps']} ({r['kept_step']})")
-        assert any(row[0].startswith(r["dataset"] + " ") and row[1:10] == wanted for row in rows), r["dataset"]
+        assert any(row[0].startswith(r["dataset"] + " ") and row[1:11] == wanted for row in rows), r["dataset"]
 
 
 def test_a_later_sweep_row_supersedes_the_earlier_one(tmp_path, monkeypatch):
