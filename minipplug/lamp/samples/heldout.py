@@ -71,44 +71,46 @@ def make_lamp2_ranked3_time(rng: random.Random, n_users: int = 45, queries: int 
     return "LaMP_2", {"train": (train_q, train_g), "dev": (dev_q, dev_g)}, personas
 
 
-def make_lamp2_long(rng: random.Random, n_train_users: int = 45, n_dev_users: int = 30, queries: int = 8):
-    """lamp2_hard's users with 80-150 profile items each."""
+def _user_split(
+    rng: random.Random,
+    persona_of: Callable[[str, int, random.Random], object],
+    draw: Callable[[random.Random, object], tuple[str, str]],
+    items: tuple[int, int],
+    n_train_users: int = 45,
+    n_dev_users: int = 30,
+) -> tuple[str, Splits, dict]:
+    """LaMP's user-based split (dev users unseen): 8 questions per train user, 4 per dev user, each user a
+    persona and a profile of `items` (min, max) records drawn by draw(rng, persona) -> (description, tag)."""
     splits, personas = {}, {}
-    for split, n_users, nq in [("train", n_train_users, queries), ("dev", n_dev_users, 4)]:
+    for split, n_users, nq in [("train", n_train_users, 8), ("dev", n_dev_users, 4)]:
         questions, golds = [], []
         for u in range(n_users):
             uid = f"{split}-u{u:03d}"
-            favs = personas[uid] = _hard_favs(split, u, rng)
-            profile = [_item(uid, j, *_hard_record(rng, favs)[:2], rng) for j in range(rng.randint(80, 150))]
+            persona = personas[uid] = persona_of(split, u, rng)
+            profile = [_item(uid, j, *draw(rng, persona), rng) for j in range(rng.randint(*items))]
             seen = {item["description"] for item in profile}
             for q in range(nq):
                 qid = f"2{split[0]}{u:03d}{q:02d}"
-                desc, tag = _unseen(lambda r: _hard_record(r, favs)[:2], rng, seen, qid)
+                desc, tag = _unseen(lambda r: draw(r, persona), rng, seen, qid)
                 questions.append({"id": qid, "user_id": uid, "input": LAMP2_INSTRUCTION + desc, "profile": profile})
                 golds.append({"id": qid, "output": tag})
         splits[split] = (questions, golds)
     return "LaMP_2", splits, personas
 
 
-def make_lamp2_noisy(rng: random.Random, n_train_users: int = 45, n_dev_users: int = 30, queries: int = 8):
+def make_lamp2_long(rng: random.Random) -> tuple[str, Splits, dict]:
+    """lamp2_hard's users (2-3 favourites in priority order, 10% noise) with 80-150 profile items each."""
+    return _user_split(rng, _hard_favs, lambda r, favs: _hard_record(r, favs)[:2], (80, 150))
+
+
+def _favourite(split: str, u: int, rng: random.Random) -> str:
+    """lamp2_tags' favourite: cycles over the tags, dev users shifted by 7."""
+    return LAMP2_TAGS[(u + (7 if split == "dev" else 0)) % len(LAMP2_TAGS)]
+
+
+def make_lamp2_noisy(rng: random.Random) -> tuple[str, Splits, dict]:
     """lamp2_tags' users (one favourite tag each) with 25% of the labels, history and gold, the other cued tag."""
-    splits, personas = {}, {}
-    for split, n_users, nq in [("train", n_train_users, queries), ("dev", n_dev_users, 4)]:
-        questions, golds = [], []
-        for u in range(n_users):
-            uid = f"{split}-u{u:03d}"
-            fav = personas[uid] = LAMP2_TAGS[(u + (7 if split == "dev" else 0)) % len(LAMP2_TAGS)]
-            profile = [
-                _item(uid, j, *_lamp2_record(rng, fav, uid, j, NOISY_NOISE), rng) for j in range(rng.randint(8, 24))
-            ]
-            seen = {item["description"] for item in profile}
-            for q in range(nq):
-                qid = f"2{split[0]}{u:03d}{q:02d}"
-                desc, tag = _unseen(lambda r: _lamp2_record(r, fav, uid, q, NOISY_NOISE), rng, seen, qid)
-                questions.append({"id": qid, "user_id": uid, "input": LAMP2_INSTRUCTION + desc, "profile": profile})
-                golds.append({"id": qid, "output": tag})
-        splits[split] = (questions, golds)
-    return "LaMP_2", splits, personas
+    return _user_split(rng, _favourite, lambda r, fav: _lamp2_record(r, fav, "", 0, NOISY_NOISE), (8, 24))
 
 
 def _oracle_answer(cued: list[str], persona) -> str:
