@@ -201,7 +201,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     cfg, preset, given = run_config(args, default_preset=TRAIN_PRESET)
     apply_threads()
     print(f"recipe: preset '{preset}' ({PRESETS[preset].about})")
-    result = run_demo(out, cfg, auto=auto_length(args, cfg, preset, given))
+    auto = auto_length(args, cfg, preset, given)
+    note = fp32_cpu_note(cfg, auto)
+    if note:
+        print(note)
+    result = run_demo(out, cfg, auto=auto)
     plot_losses(
         result.curves,
         title="PPlug vs its no-history control: training loss (LaMP_2-style sample)",
@@ -209,6 +213,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out / 'loss.png'}")
     return 0
+
+
+def fp32_cpu_note(cfg: PPlugConfig, auto: AutoLength | None) -> str | None:
+    """A warning when a time-capped run will train in fp32 on a CPU (no native bf16): its steps are ~7x slower,
+    so the cap stops it long before the recipe's length (docs/performance.md: PPlug 0.108 after 39 steps)."""
+    from ..engine.train import pick_precision
+
+    if auto is None or cfg.precision != "auto" or pick_precision(cfg) != "no":  # "auto" -> fp32: no bf16 here
+        return None
+    return (
+        f"note: this CPU has no native bf16, so training runs in fp32, about 7x slower a step: the "
+        f"{auto.max_seconds / 60:g}-minute cap will stop each plug early and PPlug may score below the one-line "
+        "rules; --max-minutes 30 gives it the steps (about an hour in all)"
+    )
 
 
 def _add_train_command(sub) -> None:

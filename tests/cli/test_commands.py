@@ -397,3 +397,24 @@ def test_resume_from_a_corrupt_or_pickled_state_is_one_line(tmp_path: Path, dama
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and str(bad) in r.stderr
     assert not marker.exists()
+
+
+def test_a_time_capped_run_on_a_cpu_without_bf16_is_warned(monkeypatch) -> None:
+    """The demo's note: only for automatic length with precision auto falling back to fp32 on this CPU."""
+    import importlib
+
+    from minipplug.cli.model_commands import fp32_cpu_note
+    from minipplug.config import PPlugConfig
+    from minipplug.engine.autostop import AutoLength
+
+    train = importlib.import_module("minipplug.engine.train")  # the module (the package exports a function train)
+
+    auto, cfg = AutoLength(0.15, max_seconds=240.0), PPlugConfig(precision="auto")
+    monkeypatch.setattr(train, "_cpu_only", lambda: True)
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda *a: False)
+    note = fp32_cpu_note(cfg, auto)
+    assert note and "no native bf16" in note and "4-minute cap" in note and "--max-minutes" in note
+    assert fp32_cpu_note(cfg, None) is None  # a fixed epoch count is not cut short
+    assert fp32_cpu_note(cfg.replace(precision="fp32"), auto) is None  # fp32 asked for, not fallen back to
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda *a: True)
+    assert fp32_cpu_note(cfg, auto) is None
