@@ -91,11 +91,9 @@ def time_validation(stack, plug, examples, fast: FastFrozenLLM | None, reps: int
     seconds = []
     for _ in range(reps):
         t = time.perf_counter()
-        if fast is None:
+        bf16 = torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast is not None)
+        with fast.engaged(step=False) if fast else contextlib.nullcontext(), bf16:
             loss = dev_loss(plug, stack.plm, stack.hist, examples, stack.cfg.eval_batch_size)
-        else:
-            with fast.engaged(step=False), torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = dev_loss(plug, stack.plm, stack.hist, examples, stack.cfg.eval_batch_size)
         seconds.append(time.perf_counter() - t)
     return {"seconds": round(min(seconds), 2), "loss": round(loss, 4)}
 

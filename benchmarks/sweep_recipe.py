@@ -118,12 +118,17 @@ def oracle(folder: Path, metric: str) -> float | None:
     return v.get(metric) if isinstance(v, dict) else v
 
 
+RULE_FIELDS = {  # summary.json field -> row field: the one-line rules of a held-out design
+    "dev_input_only_best": "input_only",
+    "dev_majority_vote_accuracy": "majority_vote",
+    "dev_cued_vote_accuracy": "cued_vote",
+}
+
+
 def rule_scores(folder: Path) -> dict[str, float]:
     """The one-line rules' dev accuracy a held-out design's summary.json records (none for the samples)."""
     s = json.loads((folder / "summary.json").read_text())
-    names = {"dev_input_only_best": "input_only", "dev_majority_vote_accuracy": "majority_vote"}
-    names["dev_cued_vote_accuracy"] = "cued_vote"
-    return {short: s[key] for key, short in names.items() if key in s}
+    return {short: s[key] for key, short in RULE_FIELDS.items() if key in s}
 
 
 def epochs_for(steps: int, n_examples: int, cfg: PPlugConfig) -> float:
@@ -211,7 +216,7 @@ def run(stack, folder: Path, name: str, recipe: str, seed: int, args) -> dict:
 
 
 def machine() -> str:
-    """What ran the row: a step takes 0.8 s with native bf16 and about 5.5 s in fp32 without AVX-512."""
+    """What ran the row: the CPU's architecture, torch threads, native bf16 and the precision it trained in."""
     bf16 = cpu_has_bf16() if not torch.cuda.is_available() else None
     precision = {"no": "fp32"}.get(pick_precision(PPlugConfig()), "bf16 autocast")
     return f"{platform.machine()}, {torch.get_num_threads()} torch threads, native bf16: {bf16}, ran {precision}"

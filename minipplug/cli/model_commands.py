@@ -216,16 +216,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def fp32_cpu_note(cfg: PPlugConfig, auto: AutoLength | None) -> str | None:
-    """A warning when a time-capped run will train in fp32 on a CPU (no native bf16): its steps are ~7x slower,
-    so the cap stops it long before the recipe's length (docs/performance.md: PPlug 0.108 after 39 steps)."""
+    """A warning when a time-capped run will train in fp32 on a CPU without native bf16: its steps are several
+    times slower, so the cap stops it long before the recipe's length (docs/performance.md: PPlug 0.108 after
+    39 steps on such a CPU)."""
     from ..engine.train import pick_precision
 
     if auto is None or cfg.precision != "auto" or pick_precision(cfg) != "no":  # "auto" -> fp32: no bf16 here
         return None
     return (
-        f"note: this CPU has no native bf16, so training runs in fp32, about 7x slower a step: the "
+        f"note: this CPU has no native bf16, so training runs in fp32, several times slower a step: the "
         f"{auto.max_seconds / 60:g}-minute cap will stop each plug early and PPlug may score below the one-line "
-        "rules; --max-minutes 30 gives it the steps (about an hour in all)"
+        "rules; --max-minutes 30 gives it more steps (about an hour in all)"
     )
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import random
 from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ...atomic import atomic_write_text
 from ..data import load_examples
+from ..rules import majority_label
 from ..tasks import LAMP2_TAGS
 from .common import Splits, _date, _dump, _unseen, size_fields, write_splits
 from .hard import _best_ranked, _hard_favs, _hard_record, make_lamp2_hard
@@ -49,6 +50,21 @@ def _item(uid: str, j: int, desc: str, tag: str, rng: random.Random) -> dict:
     return {"id": f"{uid}-p{j:03d}", "description": desc, "tag": tag, "date": _date(rng, j)}
 
 
+def _questions(
+    rng: random.Random, split: str, u: int, uid: str, n: int, profile: list[dict], draw: Callable
+) -> Iterator[tuple[dict, dict]]:
+    """A user's n (question, gold) records, none a description already in the profile. Lazy: the caller may draw
+    from rng between two questions (the time split adds each training question to the later profile)."""
+    seen = {item["description"] for item in profile}
+    for q in range(n):
+        qid = f"2{split[0]}{u:03d}{q:02d}"
+        desc, tag = _unseen(draw, rng, seen, qid)
+        yield (
+            {"id": qid, "user_id": uid, "input": LAMP2_INSTRUCTION + desc, "profile": profile},
+            {"id": qid, "output": tag},
+        )
+
+
 def make_lamp2_ranked3_time(rng: random.Random, n_users: int = 45, queries: int = 8, dev_queries: int = 3):
     """Full private rankings, three cued tags, the same users in train and dev (dev = their later questions)."""
     train_q, train_g, dev_q, dev_g, personas = [], [], [], [], {}
@@ -58,16 +74,15 @@ def make_lamp2_ranked3_time(rng: random.Random, n_users: int = 45, queries: int 
         personas[uid] = order
         history = [_item(uid, j, *_ranked3_record(rng, order), rng) for j in range(rng.randint(20, 40))]
         later = list(history)  # the dev profile: the history, then the training questions as tagged items
-        for split, nq, qs, gs in [("train", queries, train_q, train_g), ("dev", dev_queries, dev_q, dev_g)]:
-            profile = history if split == "train" else later
-            seen = {item["description"] for item in profile}
-            for q in range(nq):
-                qid = f"2{split[0]}{u:03d}{q:02d}"
-                desc, tag = _unseen(lambda r: _ranked3_record(r, order), rng, seen, qid)
-                qs.append({"id": qid, "user_id": uid, "input": LAMP2_INSTRUCTION + desc, "profile": profile})
-                gs.append({"id": qid, "output": tag})
-                if split == "train":
-                    later.append(_item(uid, len(later), desc, tag, rng))
+        draw = lambda r: _ranked3_record(r, order)  # noqa: E731
+        for question, gold in _questions(rng, "train", u, uid, queries, history, draw):
+            train_q.append(question)
+            train_g.append(gold)
+            desc = question["input"].removeprefix(LAMP2_INSTRUCTION)
+            later.append(_item(uid, len(later), desc, gold["output"], rng))
+        for question, gold in _questions(rng, "dev", u, uid, dev_queries, later, draw):
+            dev_q.append(question)
+            dev_g.append(gold)
     return "LaMP_2", {"train": (train_q, train_g), "dev": (dev_q, dev_g)}, personas
 
 
@@ -88,12 +103,9 @@ def _user_split(
             uid = f"{split}-u{u:03d}"
             persona = personas[uid] = persona_of(split, u, rng)
             profile = [_item(uid, j, *draw(rng, persona), rng) for j in range(rng.randint(*items))]
-            seen = {item["description"] for item in profile}
-            for q in range(nq):
-                qid = f"2{split[0]}{u:03d}{q:02d}"
-                desc, tag = _unseen(lambda r: draw(r, persona), rng, seen, qid)
-                questions.append({"id": qid, "user_id": uid, "input": LAMP2_INSTRUCTION + desc, "profile": profile})
-                golds.append({"id": qid, "output": tag})
+            for question, gold in _questions(rng, split, u, uid, nq, profile, lambda r: draw(r, persona)):
+                questions.append(question)
+                golds.append(gold)
         splits[split] = (questions, golds)
     return "LaMP_2", splits, personas
 
@@ -126,11 +138,6 @@ def _cued_vote(cued: list[str], profile: list[dict]) -> str:
     return max(cued, key=lambda t: counts[t])
 
 
-def _majority(profile: list[dict]) -> str:
-    counts = Counter(item["tag"] for item in profile)
-    return min(counts, key=lambda t: (-counts[t], LAMP2_TAGS.index(t)))
-
-
 HELDOUT: dict[str, Callable[[random.Random], tuple[str, Splits, dict]]] = {
     "lamp2_hard": make_lamp2_hard,
     "lamp2_ranked3_time": make_lamp2_ranked3_time,
@@ -145,15 +152,14 @@ def make_heldout_sample(out: str | Path, name: str, seed: int = 0) -> dict:
     task, splits, personas = HELDOUT[name](rng)
     folder = Path(out) / name
     write_splits(folder, task, splits)
-    load_examples(task, folder / "dev_questions.json", folder / "dev_outputs.json")  # the package's validation
+    dev = load_examples(task, folder / "dev_questions.json", folder / "dev_outputs.json")  # the package's checks
     questions, golds = splits["dev"]
     gold = {g["id"]: g["output"] for g in golds}
-    answers = {"oracle": {}, "cued_vote": {}, "majority_vote": {}}
+    answers = {"oracle": {}, "cued_vote": {}, "majority_vote": {e.id: majority_label(e, task) for e in dev}}
     for q in questions:
         cued = cued_tags(q["input"].removeprefix(LAMP2_INSTRUCTION))
         answers["oracle"][q["id"]] = _oracle_answer(cued, personas[q["user_id"]])
         answers["cued_vote"][q["id"]] = _cued_vote(cued, q["profile"])
-        answers["majority_vote"][q["id"]] = _majority(q["profile"])
     n_cued = len(cued_tags(questions[0]["input"].removeprefix(LAMP2_INSTRUCTION)))
     summary = {"name": name, "task": task, "seed": seed, **size_fields(splits)}
     for rule, by_id in answers.items():
