@@ -6,7 +6,7 @@ run, and a page shows every run of its file, newest (last in the file) first, ea
 a measurement is appending rows: the next site build shows them.
 
     python docs/make_tables.py            # writes docs/_generated/*.md (the site build runs this itself)
-    python docs/make_tables.py --readme   # also refreshes the demo table in README.md
+    python docs/make_tables.py --readme   # also refreshes the demo and claim tables in README.md
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from minipplug.atomic import atomic_write_text  # noqa: E402
 from minipplug.config import PPlugConfig  # noqa: E402
 
 README_START, README_END = "<!-- demo-table:start -->", "<!-- demo-table:end -->"
+CLAIMS_START, CLAIMS_END = "<!-- claims-table:start -->", "<!-- claims-table:end -->"
+SEEDS = RESULTS / "seeds"  # one folder per sample: a `compare --seeds` run recorded by benchmarks/record_seeds.py
 PROVENANCE = ("command", "seed", "threads", "machine", "precision", "date", "source", "note")
 
 
@@ -308,6 +310,50 @@ PRESET_WHY = {
 }
 
 
+# ---------------------------------------------------------------- three training seeds (compare --seeds)
+
+
+def seed_summaries(folder: Path | None = None) -> dict[str, dict]:
+    """sample -> its recorded summary.json (with the paper's claims and the run's provenance), by name."""
+    paths = sorted((folder or SEEDS).glob("*/summary.json"))
+    return {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in paths}
+
+
+def seeds_page(summaries: dict[str, dict]) -> str:
+    """Per sample: its provenance, every row with its interval and PPlug's paired difference, then the claims."""
+    from minipplug.engine.seeds import claims_markdown, summary_markdown
+
+    if not summaries:
+        return "*No `minipplug compare --seeds` run is recorded yet.*\n"
+    parts = []
+    for sample, summary in summaries.items():
+        where = provenance(summary["provenance"]) + f"; wall time: {summary['provenance']['wall_seconds']} s"
+        parts.append(f"#### `{sample}`\n\n<small>{where}</small>\n")
+        parts.append(summary_markdown(summary, level=5))
+        parts.append(claims_markdown(summary, summary["claims"], level=5))
+    return "\n".join(parts)
+
+
+def interval_cell(measured: dict | None, verdict: str) -> str:
+    """'+0.208 [+0.14, +0.28] holds here' (a - b, its 95% interval, the verdict), or the verdict alone."""
+    if measured is None:
+        return verdict
+    mean, lo, hi = (round(measured[k], d) + 0.0 for k, d in (("mean", 3), ("low", 2), ("high", 2)))  # no '-0.00'
+    return f"{mean:+.3f} [{lo:+.2f}, {hi:+.2f}] {verdict}"
+
+
+def readme_claims_table(summaries: dict[str, dict]) -> str:
+    """The README's claim table: each claim, the paper's a - b, and per sample the measured a - b and verdict."""
+    first = next(iter(summaries.values()))
+    header = ["claim (a − b)", "paper"] + [f"`{name}`: a − b [95%], verdict" for name in summaries]
+    body = []
+    for n, claim in enumerate(first["claims"]):
+        paper = claim["paper"]
+        cells = [interval_cell(s["claims"][n]["measured"], s["claims"][n]["verdict"]) for s in summaries.values()]
+        body.append([f"{claim['claim']} ({claim['a']} − {claim['b']})", fmt(paper and paper["difference"])] + cells)
+    return markdown_table(header, body)
+
+
 # ---------------------------------------------------------------- the pages' tables
 
 
@@ -327,6 +373,7 @@ def tables() -> dict[str, str]:
         "batched_generation": run_sections(rows["batched_generation"], batched_generation_table, "no run recorded"),
         "scale": scale_tables(json.loads((RESULTS / "scale.json").read_text(encoding="utf-8"))),
         "samples": samples_table(),
+        "seeds": seeds_page(seed_summaries()),
         "presets": preset_table(PRESET_WHY),
     }
 
@@ -359,12 +406,19 @@ PRECISION = simple_table(
 )
 
 
-def write_readme(readme: Path, rows: list[dict]) -> bool:
-    """Replace the README's marked demo table with the newest demo run; True when the file changed."""
+def replace_block(text: str, start: str, end: str, table: str) -> str:
+    """text with the table between its start and end markers replaced."""
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{table}{end}{tail}"
+
+
+def write_readme(readme: Path, rows: list[dict], summaries: dict[str, dict]) -> bool:
+    """Refresh the README's marked tables: the newest demo run and the claims; True when the file changed."""
     text = readme.read_text(encoding="utf-8")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{readme_demo_table(rows)}{README_END}{tail}"
+    new = replace_block(text, README_START, README_END, readme_demo_table(rows))
+    if summaries:
+        new = replace_block(new, CLAIMS_START, CLAIMS_END, readme_claims_table(summaries))
     if new != text:
         atomic_write_text(readme, new)
     return new != text
@@ -383,14 +437,14 @@ def write_tables(out: Path = OUT) -> list[Path]:
 
 
 def main() -> None:
-    """Command line: write the tables (and with --readme the README's demo table)."""
+    """Command line: write the tables (and with --readme the README's demo and claim tables)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", action="store_true", help="also refresh the demo table in README.md")
+    parser.add_argument("--readme", action="store_true", help="also refresh the demo and claim tables in README.md")
     args = parser.parse_args()
     for path in write_tables():
         print(path.relative_to(ROOT))
-    if args.readme and write_readme(ROOT / "README.md", read_rows(RESULTS / "demo.jsonl")):
-        print("README.md: demo table refreshed")
+    if args.readme and write_readme(ROOT / "README.md", read_rows(RESULTS / "demo.jsonl"), seed_summaries()):
+        print("README.md: demo and claim tables refreshed")
 
 
 if __name__ == "__main__":

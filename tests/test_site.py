@@ -219,10 +219,10 @@ def test_readme_is_short_and_its_local_links_exist():
     assert [t for t in local if not (ROOT / t).exists()] == []
 
 
-def readme_layout() -> list[str]:
-    """The paths of the README's package tree, from its indentation (two spaces a level)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = text.split("## Layout")[1].split("```")[1]
+def layout(page: str, heading: str) -> list[str]:
+    """The paths of a page's package tree (the first code block after the heading), from its indentation."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    block = text.split(heading)[1].split("```")[1]
     stack: list[str] = []
     paths = []
     for line in block.strip("\n").splitlines():
@@ -232,9 +232,18 @@ def readme_layout() -> list[str]:
     return paths
 
 
-def test_readme_layout_is_the_package_tree():
-    """Every line names a file or folder that exists, and every module of the package has its line."""
-    paths = readme_layout()
+def test_readme_layout_names_every_sub_package():
+    """The README's short tree: every line exists, and every sub-package and top-level module has its line."""
+    paths = layout("README.md", "## Layout")
+    assert [p for p in paths if not (ROOT / p).exists()] == []
+    top = {f"minipplug/{p.name}" + ("/" if p.is_dir() else "") for p in (ROOT / "minipplug").iterdir()}
+    top = {t for t in top if not t.endswith(("__init__.py", "__main__.py", "__pycache__/"))}
+    assert top - set(paths) == set()
+
+
+def test_api_page_tree_is_the_package_file_by_file():
+    """Every line of the API page's tree names a file or folder that exists, and every module has its line."""
+    paths = layout("docs/api.md", "## The package, file by file")
     assert [p for p in paths if not (ROOT / p).exists()] == []
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "minipplug").rglob("*.py")}
     modules -= {m for m in modules if m.endswith(("__init__.py", "__main__.py"))}
@@ -376,3 +385,54 @@ def test_api_page_documents_every_name_of_the_public_api(site):
     html = (site / "api.html").read_text(encoding="utf-8")
     missing = [n for n, module in _API.items() if f'id="minipplug.{module}.{n}"' not in html]
     assert missing == []
+
+
+def _seed_summaries() -> dict[str, dict]:
+    """The recorded compare --seeds runs, read here independently of the generator."""
+    paths = sorted((RESULTS / "seeds").glob("*/summary.json"))
+    return {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in paths}
+
+
+def test_readme_claim_table_is_the_recorded_seed_runs():
+    summaries = _seed_summaries()
+    if not summaries:
+        pytest.skip("no compare --seeds run recorded")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- claims-table:start -->")[1].split("<!-- claims-table:end -->")[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.strip().splitlines()[2:]]
+    first = next(iter(summaries.values()))
+    assert [r[0] for r in rows] == [f"{c['claim']} ({c['a']} − {c['b']})" for c in first["claims"]]
+    for n, row in enumerate(rows):
+        for cell_text, summary in zip(row[2:], summaries.values(), strict=True):
+            claim = summary["claims"][n]
+            assert cell_text.endswith(claim["verdict"]), "run python docs/make_tables.py --readme"
+            if claim["measured"]:
+                m = claim["measured"]
+                mean, low, high = round(m["mean"], 3) + 0.0, round(m["low"], 2) + 0.0, round(m["high"], 2) + 0.0
+                assert cell_text.startswith(f"{mean:+.3f} [{low:+.2f}, {high:+.2f}]")
+
+
+def test_claim_cells_say_the_interval_and_never_minus_zero():
+    tables = _script("make_tables")
+    assert (
+        tables.interval_cell({"mean": 0.25, "low": 0.1, "high": 0.4}, "holds here")
+        == "+0.250 [+0.10, +0.40] holds here"
+    )
+    assert (
+        tables.interval_cell({"mean": -0.0, "low": -0.001, "high": 0.0}, "cannot tell")
+        == "+0.000 [+0.00, +0.00] cannot tell"
+    )
+    assert tables.interval_cell(None, "not run") == "not run"
+
+
+def test_seed_runs_are_on_the_results_page_with_their_claims(site):
+    summaries = _seed_summaries()
+    if not summaries:
+        pytest.skip("no compare --seeds run recorded")
+    rows = page_rows(site, "results.html")
+    for summary in summaries.values():
+        for method in summary["methods"]:
+            line = [method["method"], method["decoding"], f"{method['mean']:.3f}"]
+            assert any(r[:3] == line for r in rows), line
+        for claim in summary["claims"]:
+            assert any(r[0] == claim["claim"] and r[-1] == claim["verdict"] for r in rows), claim["claim"]

@@ -5,5 +5,6 @@ repository's course/ folder, so that no solution is ever installed.)"""
 from . import plots
 from .explorer import Explorer
 from .notebook import RunSettings, get_settings, setup, trained_plug
+from .results import seed_summary
 
-__all__ = ["Explorer", "RunSettings", "get_settings", "plots", "setup", "trained_plug"]
+__all__ = ["Explorer", "RunSettings", "get_settings", "plots", "seed_summary", "setup", "trained_plug"]

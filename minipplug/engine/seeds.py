@@ -171,12 +171,12 @@ def _signed(x: float, digits: int = 3) -> str:
     return f"{x + 0.0:+.{digits}f}"
 
 
-def summary_markdown(summary: dict) -> str:
+def summary_markdown(summary: dict, level: int = 1) -> str:
     """summary.md: per row the mean, its interval, each seed's mean, and PPlug minus it with its interval."""
     metric, iv = summary["metric"], summary["interval"]
     better = "higher" if summary["higher_is_better"] else "lower"
     lines = [
-        f"# {summary['task']}: {metric} over training seeds {', '.join(map(str, summary['seeds']))}",
+        f"{'#' * level} {summary['task']}: {metric} over training seeds {', '.join(map(str, summary['seeds']))}",
         "",
         f"{summary['questions']} dev questions; {metric}: {better} is better. Mean over seeds and questions; "
         f"{iv['level']:.0%} interval by bootstrap ({iv['resampled']}; {iv['replicates']} replicates, rng seed "
@@ -196,11 +196,11 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def claims_markdown(summary: dict, rows: list[dict]) -> str:
+def claims_markdown(summary: dict, rows: list[dict], level: int = 1) -> str:
     """claims.md: each claim of the paper's Tables 1 and 3 beside what this run measured."""
-    metric = summary["metric"]
+    metric, seeds = summary["metric"], ", ".join(map(str, summary["seeds"]))
     lines = [
-        f"# The paper's claims on {summary['task']} ({metric}, training seeds {', '.join(map(str, summary['seeds']))})",
+        f"{'#' * level} The paper's claims on {summary['task']} ({metric}, training seeds {seeds})",
         "",
         f"Difference: a − b in {metric}, per question on the same questions and seeds, with its "
         f"{summary['interval']['level']:.0%} bootstrap interval. Verdict: holds here (the whole interval on the "

@@ -1,0 +1,77 @@
+"""Commit a `minipplug compare --seeds` run: its summary, claims and figure into benchmarks/results/seeds/<sample>/,
+with the run's provenance (command, wall time, machine, date) added to summary.json.
+
+    python benchmarks/record_seeds.py runs/seeds_kinds lamp2_kinds --wall-seconds 3600 --threads 2 \
+        --command "minipplug compare ... --seeds 0 1 2 --out runs/seeds_kinds"
+
+The wall time is the one measured around the command (for example by /usr/bin/time); this script measures
+nothing. The site (docs/make_tables.py) and the README's claim table read the recorded folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from minipplug.atomic import atomic_write_text  # noqa: E402
+from minipplug.engine.train import cpu_has_bf16  # noqa: E402
+
+SEEDS = ROOT / "benchmarks" / "results" / "seeds"
+FILES = ("summary.md", "claims.md", "summary.png", "seeds.jsonl")  # copied as they are; summary.json gains provenance
+
+
+def machine(threads: int) -> str:
+    """The CPU the run had: architecture, cores, native bf16 (so fp32 or bf16 training), torch threads."""
+    import os
+
+    bf16 = cpu_has_bf16()
+    return (
+        f"{platform.machine()} CPU, {os.cpu_count()} cores, native bf16: {bf16} "
+        f"(trained in {'bf16 autocast' if bf16 else 'fp32'}), {threads} torch threads, no GPU"
+    )
+
+
+def record(run_dir: Path, sample: str, provenance: dict, dest_root: Path = SEEDS) -> Path:
+    """Copy the run's reports into dest_root/sample, with provenance in summary.json; returns the folder."""
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    dest = dest_root / sample
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        shutil.copyfile(run_dir / name, dest / name)
+    atomic_write_text(
+        dest / "summary.json", json.dumps({"sample": sample, "provenance": provenance, **summary}, indent=1) + "\n"
+    )
+    return dest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", type=Path, help="the --out folder of compare --seeds")
+    ap.add_argument("sample", help="the data's name, e.g. lamp2_kinds")
+    ap.add_argument("--command", required=True, help="the command as it was run")
+    ap.add_argument("--wall-seconds", type=float, required=True, help="measured around the command")
+    ap.add_argument("--threads", type=int, required=True, help="the torch threads it ran with")
+    ap.add_argument("--preset", default="cpu-fast", help="the training recipe it ran (compare's default: cpu-fast)")
+    ap.add_argument("--note", default="")
+    args = ap.parse_args()
+    provenance = {
+        "command": args.command,
+        "preset": args.preset,
+        "wall_seconds": round(args.wall_seconds),
+        "machine": machine(args.threads),
+        "date": datetime.date.today().isoformat(),
+        "note": args.note,
+    }
+    print(record(args.run_dir, args.sample, provenance))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Notebook 04's reader of the committed three-seed runs: the checkout's file from any folder below it, GitHub's
+copy otherwise, and one line naming the file when neither can be read."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from minipplug.course import results
+from minipplug.engine.seeds import CLAIMS
+from minipplug.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDED = sorted(p.parent.name for p in (ROOT / "benchmarks" / "results" / "seeds").glob("*/summary.json"))
+
+
+def test_found_from_a_folder_below_the_checkout(tmp_path):
+    file = tmp_path / "benchmarks" / "results" / "seeds" / "toy" / "summary.json"
+    file.parent.mkdir(parents=True)
+    file.write_text(json.dumps({"task": "LaMP_2", "claims": []}))
+    below = tmp_path / "notebooks" / "deeper"
+    below.mkdir(parents=True)
+    assert results.seed_summary("toy", start=below) == {"task": "LaMP_2", "claims": []}
+
+
+def test_outside_a_checkout_it_reads_the_repository_url(tmp_path, monkeypatch):
+    asked = []
+
+    class Response:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return b'{"task": "LaMP_2"}'
+
+    monkeypatch.setattr(results.urllib.request, "urlopen", lambda url, timeout: asked.append(url) or Response())
+    assert results.seed_summary("toy", start=tmp_path) == {"task": "LaMP_2"}
+    assert asked == [
+        "https://raw.githubusercontent.com/minipplug/minipplug/main/benchmarks/results/seeds/toy/summary.json"
+    ]
+
+
+def test_unreadable_everywhere_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    def offline(url, timeout):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(results.urllib.request, "urlopen", offline)
+    with pytest.raises(
+        InputError, match=r"benchmarks/results/seeds/toy/summary.json: not in a checkout above .*no net"
+    ):
+        results.seed_summary("toy", start=tmp_path)
+
+
+@pytest.mark.parametrize("sample", RECORDED)
+def test_recorded_runs_carry_every_claim_and_their_provenance(sample):
+    summary = results.seed_summary(sample, start=ROOT)
+    assert [c["claim"] for c in summary["claims"]] == [c.text for c in CLAIMS]
+    assert summary["seeds"] == [0, 1, 2]
+    assert {"command", "machine", "wall_seconds", "date"} <= set(summary["provenance"])
+    for method in summary["methods"]:
+        assert method["low"] <= method["mean"] <= method["high"]
+        assert len(method["per_seed"]) == 3
