@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from minipplug.atomic import atomic_write_text  # noqa: E402
+from minipplug.course.plots import plot_seed_summary  # noqa: E402
 from minipplug.engine.train import cpu_has_bf16  # noqa: E402
 
 SEEDS = ROOT / "benchmarks" / "results" / "seeds"
-FILES = ("summary.md", "claims.md", "summary.png", "seeds.jsonl")  # copied as they are; summary.json gains provenance
+FILES = ("summary.md", "claims.md", "seeds.jsonl")  # copied as they are; summary.json gains provenance
 
 
 def machine(threads: int) -> str:
@@ -40,15 +41,16 @@ def machine(threads: int) -> str:
 
 
 def record(run_dir: Path, sample: str, provenance: dict, dest_root: Path = SEEDS) -> Path:
-    """Copy the run's reports into dest_root/sample, with provenance in summary.json; returns the folder."""
+    """Copy the run's reports into dest_root/sample, with provenance in summary.json and the figure redrawn with
+    the sample's name; returns the folder."""
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     dest = dest_root / sample
     dest.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         shutil.copyfile(run_dir / name, dest / name)
-    atomic_write_text(
-        dest / "summary.json", json.dumps({"sample": sample, "provenance": provenance, **summary}, indent=1) + "\n"
-    )
+    recorded = {"sample": sample, "provenance": provenance, **summary}
+    atomic_write_text(dest / "summary.json", json.dumps(recorded, indent=1) + "\n")
+    plot_seed_summary(recorded, path=dest / "summary.png")
     return dest
 
 

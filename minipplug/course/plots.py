@@ -132,8 +132,9 @@ def plot_seed_summary(summary: dict, path: str | os.PathLike | None = None, show
     ax.invert_yaxis()
     better = "lower is better" if metric.lower() in LOWER_IS_BETTER else "higher is better"
     seeds = ", ".join(map(str, summary["seeds"]))
+    name = f"{summary['sample']} ({summary['task']})" if "sample" in summary else summary["task"]  # recorded runs
     ax.set(
-        title=f"{summary['task']}: {metric} over training seeds {seeds}, {level:.0%} bootstrap intervals",
+        title=f"{name}: {metric} over training seeds {seeds}, {level:.0%} bootstrap intervals",
         xlabel=f"{metric} ({better})",
         ylabel="method (decoding)",
     )

@@ -93,6 +93,12 @@ def test_seed_summary_draws_each_interval_with_its_familys_marker() -> None:
     ends = [end for b in bars for end in (b[0][0], b[1][0])]
     assert ends == pytest.approx([end for e in SUMMARY["methods"] for end in (e["low"], e["high"])])
     assert _legend_texts(ax.get_legend()) == ["rule", "retrieval", "pplug", "fine-tuning"]
+    assert ax.get_title().startswith("LaMP_2: ")
+
+
+def test_seed_summary_of_a_recorded_run_names_its_sample() -> None:
+    ax = plots.plot_seed_summary({**SUMMARY, "sample": "lamp2_kinds"}).axes[0]
+    assert ax.get_title().startswith("lamp2_kinds (LaMP_2): ")
 
 
 # ---------------------------------------------------------------- every figure reads at a glance

@@ -3,6 +3,7 @@ copy otherwise, and one line naming the file when neither can be read."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import urllib.error
 from pathlib import Path
@@ -66,3 +67,29 @@ def test_recorded_runs_carry_every_claim_and_their_provenance(sample):
     for method in summary["methods"]:
         assert method["low"] <= method["mean"] <= method["high"]
         assert len(method["per_seed"]) == 3
+
+
+def test_both_bundled_lamp2_samples_are_recorded():
+    assert RECORDED == ["lamp2_kinds", "lamp2_tags"]
+
+
+def test_recording_a_run_adds_provenance_and_names_the_sample_in_its_figure(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("record_seeds", ROOT / "benchmarks" / "record_seeds.py")
+    record_seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record_seeds)
+    run = tmp_path / "run"
+    run.mkdir()
+    summary = results.seed_summary("lamp2_kinds", start=ROOT)
+    summary = {k: v for k, v in summary.items() if k not in ("sample", "provenance")}  # as compare writes it
+    (run / "summary.json").write_text(json.dumps(summary))
+    for name in record_seeds.FILES:
+        (run / name).write_text(f"{name} as compare wrote it\n")
+    titles = []
+    monkeypatch.setattr(record_seeds, "plot_seed_summary", lambda s, path: titles.append((s["sample"], path)))
+    dest = record_seeds.record(run, "toy", {"command": "minipplug compare --seeds 0 1 2"}, dest_root=tmp_path / "out")
+    recorded = json.loads((dest / "summary.json").read_text())
+    assert recorded == {"sample": "toy", "provenance": {"command": "minipplug compare --seeds 0 1 2"}, **summary}
+    assert [(dest / n).read_text() for n in record_seeds.FILES] == [
+        f"{n} as compare wrote it\n" for n in record_seeds.FILES
+    ]
+    assert titles == [("toy", dest / "summary.png")]
