@@ -5,10 +5,12 @@ bf16 autocast: the step as it was (SDPA attention, a KV cache filled and thrown 
 call), without the cache, with bf16 copies of the block weights, with plain ("eager") attention, and with the
 blocks compiled (the step `minipplug train` now runs on a CPU with native bf16). For each: the median seconds
 of a step (forward and backward), the loss on the same batches, the ratio to the old step and the achieved
-GFLOP/s, beside the machine's own bf16 matmul rate measured in the same run. --profile adds the top operators
-of the old and the new step (torch.profiler, self CPU time). Then one validation check of the automatic length
-(the answer loss of 54 held-out questions, as `train` holds out 15% of this sample's users) in fp32, as it was,
-and on the bf16 block weights under autocast, as it is now: seconds, ratio and the two losses.
+GFLOP/s, beside the machine's own bf16 matmul rate measured in the same run. On a CPU without native bf16 the
+step is fp32 (as precision "auto" trains there): the old step, without the cache, with eager attention, with the
+blocks compiled (eager and SDPA attention), all in fp32, beside the machine's fp32 matmul rate. --profile adds
+the top operators of the old and the last step (torch.profiler, self CPU time). With bf16, one validation check
+of the automatic length (the answer loss of 54 held-out questions, as `train` holds out 15% of this sample's
+users) in fp32, as it was, and on the bf16 block weights under autocast, as it is now: seconds, ratio, losses.
 
     python benchmarks/bench_step.py [--steps 8] [--threads 2] [--profile] [--out benchmarks/results/step.jsonl]
 """
@@ -35,12 +37,13 @@ from minipplug.lamp.samples import sample_paths
 from minipplug.model.plug import soft_tokens
 
 BATCHES = 4  # distinct batches of 8, cycled
+NEW = "+ compiled blocks (new step)"  # the step `train` runs under bf16 autocast
 VALIDATION = 54  # questions in a validation check: 15% of lamp2_tags' 360 training questions
 
 
-def matmul_gflops(n: int = 2048, reps: int = 20) -> float:
-    """The machine's bf16 matmul rate on an n x n product (after a warm-up)."""
-    a, b = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 20) -> float:
+    """The machine's matmul rate in dtype on an n x n product (after a warm-up)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     for _ in range(3):
         a @ b
     t = time.perf_counter()
@@ -70,14 +73,19 @@ def flops_per_step(stack, batches) -> float:
     return 4 * n_block * tokens
 
 
-def time_variant(stack, start, batches, fast: FastFrozenLLM | None, keep_cache: bool, steps: int) -> dict:
+def autocast(bf16: bool) -> torch.autocast:
+    """The training's autocast: bf16 on a CPU with native bf16, off (fp32) elsewhere."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
+def time_variant(stack, start, batches, fast: FastFrozenLLM | None, keep_cache: bool, steps: int, bf16: bool) -> dict:
     """Median step seconds (after 2 warm-up steps, the compilation included there) and the losses."""
     plug = copy.deepcopy(start)
     seconds, losses = [], []
     for i in range(steps + 2):
         batch = batches[i % len(batches)]
         t = time.perf_counter()
-        with fast.engaged() if fast else contextlib.nullcontext(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with fast.engaged() if fast else contextlib.nullcontext(), autocast(bf16):
             loss = step_loss(stack, plug, batch, keep_cache)
             loss.backward()
         plug.zero_grad()  # the weights never move: every variant sees the same plug
@@ -98,18 +106,51 @@ def time_validation(stack, plug, examples, fast: FastFrozenLLM | None, reps: int
     return {"seconds": round(min(seconds), 2), "loss": round(loss, 4)}
 
 
-def top_operators(stack, start, batch, fast, keep_cache: bool, n: int = 8) -> list[tuple[str, float]]:
+def top_operators(stack, start, batch, fast, keep_cache: bool, bf16: bool, n: int = 8) -> list[tuple[str, float]]:
     """(operator, share of self CPU time) of one profiled step, largest first."""
     from torch.profiler import ProfilerActivity, profile
 
     plug = copy.deepcopy(start)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        with fast.engaged() if fast else contextlib.nullcontext(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with fast.engaged() if fast else contextlib.nullcontext(), autocast(bf16):
             step_loss(stack, plug, batch, keep_cache).backward()
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
     events.sort(key=lambda e: -e.self_cpu_time_total)
     return [(e.key, round(e.self_cpu_time_total / total, 3)) for e in events[:n]]
+
+
+def step_variants(model, bf16: bool) -> dict:
+    """name: (fast LLM or None, keep the KV cache), each lever added in turn; without native bf16 the step is fp32,
+    so the bf16 weight copies do not apply and the other levers are measured in fp32."""
+    old = {"old step (SDPA, KV cache, fp32 weights)": (None, True), "no KV cache": (None, False)}
+    if bf16:
+        return old | {
+            "+ bf16 block weights": (FastFrozenLLM(model, bf16=True, compile=False), False),
+            "+ eager attention": (FastFrozenLLM(model, bf16=True, compile=False, attention="eager"), False),
+            NEW: (FastFrozenLLM(model, bf16=True, compile=True, attention="eager"), False),
+        }
+    return old | {
+        "+ eager attention": (FastFrozenLLM(model, bf16=False, compile=False, attention="eager"), False),
+        "+ compiled blocks": (FastFrozenLLM(model, bf16=False, compile=True, attention="eager"), False),
+        "compiled blocks, SDPA attention": (FastFrozenLLM(model, bf16=False, compile=True), False),
+    }
+
+
+def summarise(rows: dict, flops: float, rate: float) -> dict:
+    """Per variant: seconds, ratio to the old step, GFLOP/s and its share of the matmul rate, first step, losses."""
+    old = rows["old step (SDPA, KV cache, fp32 weights)"]["seconds"]
+    return {
+        name: {
+            "step_seconds": round(r["seconds"], 3),
+            "speedup": round(old / r["seconds"], 2),
+            "gflops": round(flops / r["seconds"] / 1e9),
+            "share_of_matmul_rate": round(flops / r["seconds"] / 1e9 / rate, 2),
+            "first_step_seconds": round(r["first_step_seconds"], 1),
+            "losses": [round(x, 4) for x in r["losses"]],
+        }
+        for name, r in rows.items()
+    }
 
 
 def main() -> None:
@@ -127,58 +168,50 @@ def main() -> None:
     batches = [train_ex[i * cfg.batch_size : (i + 1) * cfg.batch_size] for i in range(BATCHES)]
     stack.hist.encode([t for b in batches for e in b for t in e.history])
     start = new_plug(stack)
-    model = stack.plm.model
-    variants = {  # name: (fast LLM or None, keep the KV cache)
-        "old step (SDPA, KV cache, fp32 weights)": (None, True),
-        "no KV cache": (None, False),
-        "+ bf16 block weights": (FastFrozenLLM(model, bf16=True, compile=False), False),
-        "+ eager attention": (FastFrozenLLM(model, bf16=True, compile=False, attention="eager"), False),
-        "+ compiled blocks (new step)": (FastFrozenLLM(model, bf16=True, compile=True, attention="eager"), False),
-    }
+    bf16 = cpu_has_bf16()  # as precision "auto" decides: bf16 autocast only where the CPU has it natively
+    dtype = torch.bfloat16 if bf16 else torch.float32  # the matmul rate in the step's own precision
+    variants = step_variants(stack.plm.model, bf16)
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {args.threads} torch threads, native bf16: "
-        f"{cpu_has_bf16()}, compiler: {can_compile()}",
+        f"{bf16}, compiler: {can_compile()}",
+        "precision": str(dtype).removeprefix("torch."),
         "batch_size": cfg.batch_size,
-        "bf16_matmul_gflops_before": round(matmul_gflops()),
+        "matmul_gflops_before": round(matmul_gflops(dtype)),
     }
     flops = flops_per_step(stack, batches)
     rows = {}
     for name, (fast, keep_cache) in variants.items():
-        rows[name] = time_variant(stack, start, batches, fast, keep_cache, args.steps)
+        rows[name] = time_variant(stack, start, batches, fast, keep_cache, args.steps, bf16)
         print(name, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[name].items()}))
-    report["bf16_matmul_gflops_after"] = round(matmul_gflops())
-    old = rows["old step (SDPA, KV cache, fp32 weights)"]["seconds"]
-    rate = (report["bf16_matmul_gflops_before"] + report["bf16_matmul_gflops_after"]) / 2
+    report["matmul_gflops_after"] = round(matmul_gflops(dtype))
+    rate = (report["matmul_gflops_before"] + report["matmul_gflops_after"]) / 2
     report["gflop_per_step"] = round(flops / 1e9)
-    report["variants"] = {
-        name: {
-            "step_seconds": round(r["seconds"], 3),
-            "speedup": round(old / r["seconds"], 2),
-            "gflops": round(flops / r["seconds"] / 1e9),
-            "share_of_matmul_rate": round(flops / r["seconds"] / 1e9 / rate, 2),
-            "first_step_seconds": round(r["first_step_seconds"], 1),
-            "losses": [round(x, 4) for x in r["losses"]],
-        }
-        for name, r in rows.items()
-    }
+    report["variants"] = summarise(rows, flops, rate)
+    if bf16:  # without bf16 a validation check runs the same fp32 pass either way
+        report["validation_check"] = validation_report(stack, start, train_ex, variants[NEW][0])
+    if args.profile:
+        last = list(variants)[-1]
+        report["profile_old"] = top_operators(stack, start, batches[0], None, True, bf16)
+        report["profile_new"] = top_operators(stack, start, batches[0], variants[last][0], False, bf16)
+    print(json.dumps(report, indent=1))
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(json.dumps(report) + "\n")
+
+
+def validation_report(stack, start, train_ex, new_fast: FastFrozenLLM) -> dict:
+    """One validation check in fp32, as it was, and on the bf16 block weights under autocast, as it is now."""
     val = train_ex[-VALIDATION:]
     stack.hist.encode([t for e in val for t in e.history])
-    new_fast, _ = variants["+ compiled blocks (new step)"]
     old_check, new_check = (time_validation(stack, start, val, f) for f in (None, new_fast))
-    report["validation_check"] = {
+    report = {
         "questions": len(val),
         "fp32": old_check,
         "bf16_weights_autocast": new_check,
         "speedup": round(old_check["seconds"] / new_check["seconds"], 2),
     }
-    print("validation check", json.dumps(report["validation_check"]))
-    if args.profile:
-        report["profile_old"] = top_operators(stack, start, batches[0], None, True)
-        report["profile_new"] = top_operators(stack, start, batches[0], new_fast, False)
-    print(json.dumps(report, indent=1))
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write(json.dumps(report) + "\n")
+    print("validation check", json.dumps(report))
+    return report
 
 
 if __name__ == "__main__":
