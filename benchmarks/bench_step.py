@@ -31,12 +31,13 @@ import torch.nn.functional as F
 from minipplug.config import PPlugConfig
 from minipplug.engine.fast_step import FastFrozenLLM, can_compile
 from minipplug.engine.stack import load_stack, new_plug
-from minipplug.engine.train import cpu_has_bf16, dev_loss
+from minipplug.engine.train import dev_loss, pick_precision
 from minipplug.lamp.data import load_examples
 from minipplug.lamp.samples import sample_paths
 from minipplug.model.plug import soft_tokens
 
 BATCHES = 4  # distinct batches of 8, cycled
+OLD = "old step (SDPA, KV cache, fp32 weights)"
 NEW = "+ compiled blocks (new step)"  # the step `train` runs under bf16 autocast
 VALIDATION = 54  # questions in a validation check: 15% of lamp2_tags' 360 training questions
 
@@ -123,7 +124,7 @@ def top_operators(stack, start, batch, fast, keep_cache: bool, bf16: bool, n: in
 def step_variants(model, bf16: bool) -> dict:
     """name: (fast LLM or None, keep the KV cache), each lever added in turn; without native bf16 the step is fp32,
     so the bf16 weight copies do not apply and the other levers are measured in fp32."""
-    old = {"old step (SDPA, KV cache, fp32 weights)": (None, True), "no KV cache": (None, False)}
+    old = {OLD: (None, True), "no KV cache": (None, False)}
     if bf16:
         return old | {
             "+ bf16 block weights": (FastFrozenLLM(model, bf16=True, compile=False), False),
@@ -139,7 +140,7 @@ def step_variants(model, bf16: bool) -> dict:
 
 def summarise(rows: dict, flops: float, rate: float) -> dict:
     """Per variant: seconds, ratio to the old step, GFLOP/s and its share of the matmul rate, first step, losses."""
-    old = rows["old step (SDPA, KV cache, fp32 weights)"]["seconds"]
+    old = rows[OLD]["seconds"]
     return {
         name: {
             "step_seconds": round(r["seconds"], 3),
@@ -168,7 +169,7 @@ def main() -> None:
     batches = [train_ex[i * cfg.batch_size : (i + 1) * cfg.batch_size] for i in range(BATCHES)]
     stack.hist.encode([t for b in batches for e in b for t in e.history])
     start = new_plug(stack)
-    bf16 = cpu_has_bf16()  # as precision "auto" decides: bf16 autocast only where the CPU has it natively
+    bf16 = pick_precision(cfg) == "bf16"  # as `train` decides: bf16 autocast only where the CPU has it natively
     dtype = torch.bfloat16 if bf16 else torch.float32  # the matmul rate in the step's own precision
     variants = step_variants(stack.plm.model, bf16)
     report = {
