@@ -4,6 +4,9 @@ with the run's provenance (command, wall time, machine, date) added to summary.j
     python benchmarks/record_seeds.py runs/seeds_kinds lamp2_kinds --wall-seconds 3600 --threads 2 \
         --command "minipplug compare ... --seeds 0 1 2 --out runs/seeds_kinds"
 
+With --add, the run only adds rows (methods the recorded run did not have, on the same seeds and questions) to
+the recorded sample: its PPlug row must reproduce the recorded one exactly, and the claims are recomputed.
+
 The wall time is the one measured around the command (for example by /usr/bin/time); this script measures
 nothing. The site (docs/make_tables.py) and the README's claim table read the recorded folders.
 """
@@ -23,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from minipplug.atomic import atomic_write_text  # noqa: E402
 from minipplug.course.plots import plot_seed_summary  # noqa: E402
+from minipplug.engine.seeds import claims_markdown, merge_summaries, summary_markdown  # noqa: E402
 from minipplug.engine.train import cpu_has_bf16  # noqa: E402
 
 SEEDS = ROOT / "benchmarks" / "results" / "seeds"
@@ -54,6 +58,29 @@ def record(run_dir: Path, sample: str, provenance: dict, dest_root: Path = SEEDS
     return dest
 
 
+def add(run_dir: Path, sample: str, provenance: dict, dest_root: Path = SEEDS) -> Path:
+    """Add the rows of a later run on the same seeds and questions to the recorded sample (its provenance is
+    listed under "added"); returns the folder."""
+    dest = dest_root / sample
+    recorded = json.loads((dest / "summary.json").read_text(encoding="utf-8"))
+    merged = merge_summaries(recorded, json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))
+    new = {(e["method"], e["decoding"]) for e in merged["methods"]} - {
+        (e["method"], e["decoding"]) for e in recorded["methods"]
+    }
+    lines = (dest / "seeds.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in (run_dir / "seeds.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        lines += [line] if (row["method"], row["decoding"]) in new else []
+    added = {**provenance, "methods": sorted({method for method, _ in new})}
+    merged["provenance"] = {**recorded["provenance"], "added": recorded["provenance"].get("added", []) + [added]}
+    atomic_write_text(dest / "seeds.jsonl", "\n".join(lines) + "\n")
+    atomic_write_text(dest / "summary.json", json.dumps(merged, indent=1) + "\n")
+    atomic_write_text(dest / "summary.md", summary_markdown(merged))
+    atomic_write_text(dest / "claims.md", claims_markdown(merged, merged["claims"]))
+    plot_seed_summary(merged, path=dest / "summary.png")
+    return dest
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path, help="the --out folder of compare --seeds")
@@ -63,6 +90,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, required=True, help="the torch threads it ran with")
     ap.add_argument("--preset", default="cpu-fast", help="the training recipe it ran (compare's default: cpu-fast)")
     ap.add_argument("--note", default="")
+    ap.add_argument("--add", action="store_true", help="add the run's new rows to the recorded sample")
     args = ap.parse_args()
     provenance = {
         "command": args.command,
@@ -72,7 +100,7 @@ def main() -> None:
         "date": datetime.date.today().isoformat(),
         "note": args.note,
     }
-    print(record(args.run_dir, args.sample, provenance))
+    print((add if args.add else record)(args.run_dir, args.sample, provenance))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ class History(str, Enum):
     HIDDEN = "hidden"  # every history empty: what the plug makes of the query alone
 
 
+# What a progress bar says the plug reads (HIDDEN is how the trained no-history control runs).
+READS = {History.OWN: "own history", History.SWAPPED: "another user's history", History.HIDDEN: "no history"}
+
+
 @dataclass
 class Prediction:
     """Answers by id, with what the LLM saw and how long it took."""
@@ -81,7 +85,7 @@ def predict(
         encode_histories(plug, hist, examples, progress)
     answers, n_tokens = {}, 0
     t0 = time.perf_counter()
-    desc = f"predicting ({'frozen LLM alone' if plug is None else f'history: {History(history).value}'})"
+    desc = f"predicting ({'frozen LLM alone' if plug is None else READS[history]})"
     for i in tqdm(range(0, len(examples), batch_size), desc=desc, disable=not progress, leave=False):
         batch = examples[i : i + batch_size]
         texts = [e.input for e in batch]

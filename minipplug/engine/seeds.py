@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import atomic_write_text
+from ..errors import InputError
 from ..lamp.data import Example
 from ..lamp.metrics import higher_is_better, metric_keys, question_scores
 from ..lamp.tasks import TaskSpec
@@ -227,3 +228,31 @@ def write_seed_reports(by_seed: dict[int, list[dict]], summary: dict, out: Path)
     atomic_write_text(out / "summary.md", summary_markdown(summary))
     atomic_write_text(out / "claims.md", claims_markdown(summary, claims))
     return claims
+
+
+def added_rows(recorded: dict, added: dict) -> list[dict]:
+    """The rows a later run on the same seeds and questions adds to a recorded summary.
+
+    Its rows that the recorded run also has (PPlug's at least, which every other row is paired with) must
+    reproduce exactly, or its pairings would not be with the recorded answers.
+    """
+    for key in ("task", "seeds", "questions", "interval"):
+        if recorded[key] != added[key]:
+            raise InputError(f"the added run's {key} ({added[key]}) is not the recorded run's ({recorded[key]})")
+    old = {(e["method"], e["decoding"]): e for e in recorded["methods"]}
+    new = {(e["method"], e["decoding"]): e for e in added["methods"]}
+    if REFERENCE not in new:
+        raise InputError(f"the added run has no {REFERENCE[0]} ({REFERENCE[1]}) row to pair its rows with")
+    for key in old.keys() & new.keys():
+        if old[key] != new[key]:
+            raise InputError(
+                f"{key[0]} ({key[1]}) does not reproduce the recorded run: per seed {new[key]['per_seed']} here, "
+                f"{old[key]['per_seed']} recorded"
+            )
+    return [e for key, e in new.items() if key not in old]
+
+
+def merge_summaries(recorded: dict, added: dict) -> dict:
+    """The recorded summary with the added run's new rows, and its claims recomputed."""
+    merged = {**recorded, "methods": recorded["methods"] + added_rows(recorded, added)}
+    return {**merged, "claims": claim_rows(merged)}

@@ -486,7 +486,7 @@ def _progress_bar(run: _Run):
     """A tqdm bar over the run's optimizer steps (main process only), starting where a resumed run starts."""
     from tqdm.auto import tqdm
 
-    desc = "training plug" + (" (history hidden)" if run.hide_history else "")
+    desc = "training no-history control" if run.hide_history else "training plug"
     show = run.cfg.progress and run.accelerator.is_main_process
     return tqdm(total=run.total_steps, initial=run.start_step, desc=desc, disable=not show)
 

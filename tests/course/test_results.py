@@ -93,3 +93,51 @@ def test_recording_a_run_adds_provenance_and_names_the_sample_in_its_figure(tmp_
         f"{n} as compare wrote it\n" for n in record_seeds.FILES
     ]
     assert titles == [("toy", dest / "summary.png")]
+
+
+def test_adding_a_run_appends_its_new_rows_and_recomputes_the_claims(tmp_path, monkeypatch):
+    from minipplug.engine.seeds import summarize, write_seed_reports
+    from minipplug.lamp.data import Example
+    from minipplug.lamp.tasks import get_task
+
+    spec = importlib.util.spec_from_file_location("record_seeds", ROOT / "benchmarks" / "record_seeds.py")
+    record_seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record_seeds)
+    monkeypatch.setattr(record_seeds, "plot_seed_summary", lambda s, path: None)
+    golds = {"q1": "sci-fi", "q2": "comedy", "q3": "romance"}
+    dev = [Example(i, f"description: {i}", i, [], [], t, "u" + i) for i, t in golds.items()]
+
+    def rows(*methods: str) -> dict[int, list[dict]]:  # pplug right on every question, pplug+retrieval on q1 only
+        answers = {
+            "pplug": golds,
+            "bm25-k4": dict.fromkeys(golds, "action"),
+            "pplug+retrieval": {**dict.fromkeys(golds, "action"), "q1": "sci-fi"},
+        }
+        return {s: [{"method": m, "decoding": "generate", "_answers": answers[m]} for m in methods] for s in (0, 1)}
+
+    first, later = tmp_path / "first", tmp_path / "later"
+    for folder, by_seed in [(first, rows("pplug", "bm25-k4")), (later, rows("pplug", "pplug+retrieval"))]:
+        write_seed_reports(by_seed, summarize(by_seed, dev, get_task("LaMP_2")), folder)
+    out = tmp_path / "out"
+    record_seeds.record(first, "toy", {"command": "first"}, dest_root=out)
+    dest = record_seeds.add(later, "toy", {"command": "later"}, dest_root=out)
+    summary = json.loads((dest / "summary.json").read_text())
+    lines = [json.loads(line) for line in (dest / "seeds.jsonl").read_text().splitlines()]
+    assert [(r["seed"], r["method"]) for r in lines] == [
+        (0, "pplug"),
+        (0, "bm25-k4"),
+        (1, "pplug"),
+        (1, "bm25-k4"),
+        (0, "pplug+retrieval"),
+        (1, "pplug+retrieval"),
+    ]
+    assert [m["method"] for m in summary["methods"]] == ["pplug", "bm25-k4", "pplug+retrieval"]
+    assert summary["methods"][-1]["pplug_minus_this"]["mean"] == pytest.approx(2 / 3)
+    assert summary["provenance"] == {
+        "command": "first",
+        "added": [{"command": "later", "methods": ["pplug+retrieval"]}],
+    }
+    claim = {c["a"]: c for c in summary["claims"]}["pplug+retrieval"]
+    assert claim["measured"]["mean"] == pytest.approx(-2 / 3)  # was "not run" before the rows were added
+    assert claim["verdict"] == ("cannot tell" if claim["measured"]["high"] >= 0 else "does not hold here")
+    assert "PPlug + retrieval beats PPlug | pplug+retrieval − pplug" in (dest / "claims.md").read_text()

@@ -12,11 +12,13 @@ from minipplug.engine.seeds import (
     CLAIMS,
     claim_rows,
     claims_markdown,
+    merge_summaries,
     run_seeds,
     summarize,
     write_seed_reports,
 )
 from minipplug.engine.stats import FAILS, HOLDS, UNSURE
+from minipplug.errors import InputError
 from minipplug.lamp.data import Example
 from minipplug.lamp.tasks import get_task
 
@@ -165,3 +167,40 @@ def test_run_seeds_runs_each_seed_in_its_folder_and_restores_the_config(monkeypa
     runs = run_seeds(stack, [], dev(), [2, 0], tmp_path, methods=None)
     assert [(s, o) for s, o, _ in seen] == [(2, tmp_path / "seed2"), (0, tmp_path / "seed0")]
     assert seen[0][2] == {"methods": None} and list(runs) == [2, 0] and stack.cfg.seed == 7
+
+
+def _without(method: str, runs: dict[int, list[dict]]) -> dict[int, list[dict]]:
+    return {seed: [r for r in rows if r["method"] != method] for seed, rows in runs.items()}
+
+
+def _only(methods: set[str], runs: dict[int, list[dict]]) -> dict[int, list[dict]]:
+    return {seed: [r for r in rows if r["method"] in methods] for seed, rows in runs.items()}
+
+
+def test_a_later_run_adds_its_rows_as_if_they_had_run_with_the_recorded_ones() -> None:
+    recorded = summarize(_without("pplug+retrieval", by_seed()), dev(), L2)
+    recorded["claims"] = claim_rows(recorded)
+    added = summarize(_only({"pplug", "pplug+retrieval"}, by_seed()), dev(), L2)
+    merged = merge_summaries(recorded, added)
+    whole = summarize(by_seed(), dev(), L2)  # the reference: every row in one run
+    assert [(e["method"], e["decoding"]) for e in merged["methods"]] == [
+        (e["method"], e["decoding"]) for e in recorded["methods"]
+    ] + [("pplug+retrieval", "generate")]
+    assert entries(merged)[("pplug+retrieval", "generate")] == entries(whole)[("pplug+retrieval", "generate")]
+    verdicts = {c["a"]: c["verdict"] for c in merged["claims"]}
+    assert ({c["a"]: c["verdict"] for c in recorded["claims"]}["pplug+retrieval"], verdicts["pplug+retrieval"]) == (
+        "not run",
+        claim_rows(whole)[-1]["verdict"],
+    )
+
+
+def test_an_added_run_whose_pplug_differs_or_is_missing_is_refused() -> None:
+    recorded = summarize(_without("pplug+retrieval", by_seed()), dev(), L2)
+    other = by_seed()
+    other[1][3] = row("pplug", GOLDS)  # seed 1's pplug now answers q4 right: not the recorded plug's answers
+    with pytest.raises(InputError, match=r"pplug \(generate\) does not reproduce the recorded run"):
+        merge_summaries(recorded, summarize(_only({"pplug", "pplug+retrieval"}, other), dev(), L2))
+    with pytest.raises(InputError, match="no pplug \\(generate\\) row"):
+        merge_summaries(recorded, summarize(_only({"pplug+retrieval"}, by_seed()), dev(), L2))
+    with pytest.raises(InputError, match="seeds"):
+        merge_summaries(recorded, summarize({0: by_seed()[0]}, dev(), L2))
