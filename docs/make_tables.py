@@ -327,7 +327,13 @@ def seeds_page(summaries: dict[str, dict]) -> str:
         return "*No `minipplug compare --seeds` run is recorded yet.*\n"
     parts = []
     for sample, summary in summaries.items():
-        where = provenance(summary["provenance"]) + f"; wall time: {summary['provenance']['wall_seconds']} s"
+        runs = [summary["provenance"], *summary["provenance"].get("added", [])]  # the first run, then added rows
+        where = "<br>".join(
+            ("" if n == 0 else f"added {', '.join(run['methods'])}: ")
+            + provenance(run)
+            + f"; wall time: {run['wall_seconds']} s"
+            for n, run in enumerate(runs)
+        )
         parts.append(f"#### `{sample}`\n\n<small>{where}</small>\n")
         parts.append(summary_markdown(summary, level=5))
         parts.append(claims_markdown(summary, summary["claims"], level=5))
