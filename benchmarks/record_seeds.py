@@ -28,6 +28,7 @@ from minipplug.atomic import atomic_write_text  # noqa: E402
 from minipplug.course.plots import plot_seed_summary  # noqa: E402
 from minipplug.engine.seeds import claims_markdown, merge_summaries, summary_markdown  # noqa: E402
 from minipplug.engine.train import cpu_has_bf16  # noqa: E402
+from minipplug.errors import InputError  # noqa: E402
 
 SEEDS = ROOT / "benchmarks" / "results" / "seeds"
 FILES = ("summary.md", "claims.md", "seeds.jsonl")  # copied as they are; summary.json gains provenance
@@ -100,7 +101,11 @@ def main() -> None:
         "date": datetime.date.today().isoformat(),
         "note": args.note,
     }
-    print((add if args.add else record)(args.run_dir, args.sample, provenance))
+    try:
+        print((add if args.add else record)(args.run_dir, args.sample, provenance))
+    except InputError as e:  # a run that cannot be added: one line, nothing written
+        print(f"record_seeds.py: {args.run_dir}: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -243,7 +243,7 @@ def added_rows(recorded: dict, added: dict) -> list[dict]:
     new = {(e["method"], e["decoding"]): e for e in added["methods"]}
     if REFERENCE not in new:
         raise InputError(f"the added run has no {REFERENCE[0]} ({REFERENCE[1]}) row to pair its rows with")
-    for key in old.keys() & new.keys():
+    for key in sorted(old.keys() & new.keys(), key=lambda k: k != REFERENCE):  # PPlug's first: it pairs the rest
         if old[key] != new[key]:
             raise InputError(
                 f"{key[0]} ({key[1]}) does not reproduce the recorded run: per seed {new[key]['per_seed']} here, "

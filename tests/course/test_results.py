@@ -141,3 +141,25 @@ def test_adding_a_run_appends_its_new_rows_and_recomputes_the_claims(tmp_path, m
     assert claim["measured"]["mean"] == pytest.approx(-2 / 3)  # was "not run" before the rows were added
     assert claim["verdict"] == ("cannot tell" if claim["measured"]["high"] >= 0 else "does not hold here")
     assert "PPlug + retrieval beats PPlug | pplug+retrieval − pplug" in (dest / "claims.md").read_text()
+
+
+def test_a_run_that_does_not_reproduce_pplug_is_one_line_exit_2_and_nothing_written(tmp_path):
+    import subprocess
+    import sys
+
+    recorded = ROOT / "benchmarks" / "results" / "seeds" / "lamp2_kinds"
+    before = {p.name: p.read_bytes() for p in recorded.iterdir()}
+    summary = json.loads((recorded / "summary.json").read_text())
+    pplug = next(e for e in summary["methods"] if (e["method"], e["decoding"]) == ("pplug", "generate"))
+    recorded_per_seed, pplug["per_seed"] = pplug["per_seed"], [0.1, 0.2, 0.3]  # another plug's answers
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "seeds.jsonl").write_text("")
+    script = ROOT / "benchmarks" / "record_seeds.py"
+    args = [sys.executable, str(script), str(tmp_path), "lamp2_kinds", "--add", "--wall-seconds", "1"]
+    done = subprocess.run(args + ["--threads", "1", "--command", "x"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"record_seeds.py: {tmp_path}: pplug (generate) does not reproduce the recorded run: per seed "
+        f"[0.1, 0.2, 0.3] here, {recorded_per_seed} recorded"
+    ]
+    assert {p.name: p.read_bytes() for p in recorded.iterdir()} == before
