@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from minipplug.atomic import atomic_write_text  # noqa: E402
 from minipplug.course.plots import plot_seed_summary  # noqa: E402
-from minipplug.engine.seeds import claims_markdown, merge_summaries, summary_markdown  # noqa: E402
+from minipplug.engine.seeds import added_rows, claims_markdown, merge_summaries, summary_markdown  # noqa: E402
 from minipplug.engine.train import cpu_has_bf16  # noqa: E402
 from minipplug.errors import InputError  # noqa: E402
 
@@ -60,26 +60,30 @@ def record(run_dir: Path, sample: str, provenance: dict, dest_root: Path = SEEDS
 
 
 def add(run_dir: Path, sample: str, provenance: dict, dest_root: Path = SEEDS) -> Path:
-    """Add the rows of a later run on the same seeds and questions to the recorded sample (its provenance is
-    listed under "added"); returns the folder."""
+    """Add a later run's new rows to the recorded sample, its provenance listed under "added"; returns the folder."""
     dest = dest_root / sample
     recorded = json.loads((dest / "summary.json").read_text(encoding="utf-8"))
-    merged = merge_summaries(recorded, json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))
-    new = {(e["method"], e["decoding"]) for e in merged["methods"]} - {
-        (e["method"], e["decoding"]) for e in recorded["methods"]
-    }
-    lines = (dest / "seeds.jsonl").read_text(encoding="utf-8").splitlines()
-    for line in (run_dir / "seeds.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        lines += [line] if (row["method"], row["decoding"]) in new else []
+    rows = added_rows(recorded, json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))
+    merged = merge_summaries(recorded, rows)
+    new = {(e["method"], e["decoding"]) for e in rows}
     added = {**provenance, "methods": sorted({method for method, _ in new})}
     merged["provenance"] = {**recorded["provenance"], "added": recorded["provenance"].get("added", []) + [added]}
-    atomic_write_text(dest / "seeds.jsonl", "\n".join(lines) + "\n")
+    plot_seed_summary(merged, path=dest / "summary.png")  # first: a failure here leaves the text files as they were
+    atomic_write_text(dest / "seeds.jsonl", added_lines(dest / "seeds.jsonl", run_dir / "seeds.jsonl", new))
     atomic_write_text(dest / "summary.json", json.dumps(merged, indent=1) + "\n")
     atomic_write_text(dest / "summary.md", summary_markdown(merged))
     atomic_write_text(dest / "claims.md", claims_markdown(merged, merged["claims"]))
-    plot_seed_summary(merged, path=dest / "summary.png")
     return dest
+
+
+def added_lines(recorded: Path, run: Path, new: set[tuple[str, str]]) -> str:
+    """The recorded seeds.jsonl, then the run's lines of the new (method, decoding) rows."""
+    lines = recorded.read_text(encoding="utf-8").splitlines()
+    for line in run.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if (row["method"], row["decoding"]) in new:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -102,7 +106,7 @@ def main() -> None:
         "note": args.note,
     }
     try:
-        print((add if args.add else record)(args.run_dir, args.sample, provenance))
+        print((add if args.add else record)(args.run_dir, args.sample, provenance, SEEDS))
     except InputError as e:  # a run that cannot be added: one line, nothing written
         print(f"record_seeds.py: {args.run_dir}: {e}", file=sys.stderr)
         sys.exit(2)

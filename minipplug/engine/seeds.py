@@ -231,10 +231,10 @@ def write_seed_reports(by_seed: dict[int, list[dict]], summary: dict, out: Path)
 
 
 def added_rows(recorded: dict, added: dict) -> list[dict]:
-    """The rows a later run on the same seeds and questions adds to a recorded summary.
+    """The rows a later run on the same seeds and questions adds to a recorded summary (at least one).
 
-    Its rows that the recorded run also has (PPlug's at least, which every other row is paired with) must
-    reproduce exactly, or its pairings would not be with the recorded answers.
+    Rows both runs have (PPlug's at least, which every other row is paired with) must be identical: mean,
+    interval and per-seed means, since the summaries keep no per-question answers to compare.
     """
     for key in ("task", "seeds", "questions", "interval"):
         if recorded[key] != added[key]:
@@ -243,16 +243,19 @@ def added_rows(recorded: dict, added: dict) -> list[dict]:
     new = {(e["method"], e["decoding"]): e for e in added["methods"]}
     if REFERENCE not in new:
         raise InputError(f"the added run has no {REFERENCE[0]} ({REFERENCE[1]}) row to pair its rows with")
-    for key in sorted(old.keys() & new.keys(), key=lambda k: k != REFERENCE):  # PPlug's first: it pairs the rest
+    for key in sorted(old.keys() & new.keys(), key=lambda k: (k != REFERENCE, k)):  # PPlug's first: it pairs the rest
         if old[key] != new[key]:
             raise InputError(
                 f"{key[0]} ({key[1]}) does not reproduce the recorded run: per seed {new[key]['per_seed']} here, "
                 f"{old[key]['per_seed']} recorded"
             )
-    return [e for key, e in new.items() if key not in old]
+    rows = [e for key, e in new.items() if key not in old]
+    if not rows:
+        raise InputError("the added run has no row that the recorded run lacks")
+    return rows
 
 
-def merge_summaries(recorded: dict, added: dict) -> dict:
-    """The recorded summary with the added run's new rows, and its claims recomputed."""
-    merged = {**recorded, "methods": recorded["methods"] + added_rows(recorded, added)}
+def merge_summaries(recorded: dict, rows: list[dict]) -> dict:
+    """The recorded summary with rows added (from added_rows), and its claims recomputed."""
+    merged = {**recorded, "methods": recorded["methods"] + rows}
     return {**merged, "claims": claim_rows(merged)}

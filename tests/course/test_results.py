@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import sys
 import urllib.error
 from pathlib import Path
 
@@ -140,26 +142,33 @@ def test_adding_a_run_appends_its_new_rows_and_recomputes_the_claims(tmp_path, m
     claim = {c["a"]: c for c in summary["claims"]}["pplug+retrieval"]
     assert claim["measured"]["mean"] == pytest.approx(-2 / 3)  # was "not run" before the rows were added
     assert claim["verdict"] == ("cannot tell" if claim["measured"]["high"] >= 0 else "does not hold here")
-    assert "PPlug + retrieval beats PPlug | pplug+retrieval − pplug" in (dest / "claims.md").read_text()
+    line = next(ln for ln in (dest / "claims.md").read_text().splitlines() if ln.startswith("| PPlug + retrieval"))
+    assert "| -0.667 |" in line and "not run" not in line  # the first run's claims.md said "not run" here
+    assert "| pplug+retrieval | generate |" in (dest / "summary.md").read_text()
 
 
-def test_a_run_that_does_not_reproduce_pplug_is_one_line_exit_2_and_nothing_written(tmp_path):
-    import subprocess
-    import sys
-
-    recorded = ROOT / "benchmarks" / "results" / "seeds" / "lamp2_kinds"
-    before = {p.name: p.read_bytes() for p in recorded.iterdir()}
-    summary = json.loads((recorded / "summary.json").read_text())
+def test_a_run_that_does_not_reproduce_pplug_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("record_seeds", ROOT / "benchmarks" / "record_seeds.py")
+    record_seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record_seeds)
+    seeds = tmp_path / "seeds"
+    shutil.copytree(ROOT / "benchmarks" / "results" / "seeds" / "lamp2_kinds", seeds / "lamp2_kinds")
+    monkeypatch.setattr(record_seeds, "SEEDS", seeds)
+    before = {p.name: p.read_bytes() for p in (seeds / "lamp2_kinds").iterdir()}
+    summary = json.loads(before["summary.json"])
     pplug = next(e for e in summary["methods"] if (e["method"], e["decoding"]) == ("pplug", "generate"))
     recorded_per_seed, pplug["per_seed"] = pplug["per_seed"], [0.1, 0.2, 0.3]  # another plug's answers
-    (tmp_path / "summary.json").write_text(json.dumps(summary))
-    (tmp_path / "seeds.jsonl").write_text("")
-    script = ROOT / "benchmarks" / "record_seeds.py"
-    args = [sys.executable, str(script), str(tmp_path), "lamp2_kinds", "--add", "--wall-seconds", "1"]
-    done = subprocess.run(args + ["--threads", "1", "--command", "x"], capture_output=True, text=True)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        f"record_seeds.py: {tmp_path}: pplug (generate) does not reproduce the recorded run: per seed "
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "seeds.jsonl").write_text("")
+    argv = ["record_seeds.py", str(run), "lamp2_kinds", "--add", "--wall-seconds", "1", "--threads", "1"]
+    monkeypatch.setattr(sys, "argv", argv + ["--command", "x"])
+    with pytest.raises(SystemExit) as stop:
+        record_seeds.main()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"record_seeds.py: {run}: pplug (generate) does not reproduce the recorded run: per seed "
         f"[0.1, 0.2, 0.3] here, {recorded_per_seed} recorded"
     ]
-    assert {p.name: p.read_bytes() for p in recorded.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in (seeds / "lamp2_kinds").iterdir()} == before

@@ -10,6 +10,7 @@ import pytest
 from minipplug.engine import seeds as seeds_module
 from minipplug.engine.seeds import (
     CLAIMS,
+    added_rows,
     claim_rows,
     claims_markdown,
     merge_summaries,
@@ -180,8 +181,8 @@ def _only(methods: set[str], runs: dict[int, list[dict]]) -> dict[int, list[dict
 def test_a_later_run_adds_its_rows_as_if_they_had_run_with_the_recorded_ones() -> None:
     recorded = summarize(_without("pplug+retrieval", by_seed()), dev(), L2)
     recorded["claims"] = claim_rows(recorded)
-    added = summarize(_only({"pplug", "pplug+retrieval"}, by_seed()), dev(), L2)
-    merged = merge_summaries(recorded, added)
+    added = summarize(_only({"pplug", "bm25-k4", "pplug+retrieval"}, by_seed()), dev(), L2)
+    merged = merge_summaries(recorded, added_rows(recorded, added))
     whole = summarize(by_seed(), dev(), L2)  # the reference: every row in one run
     assert [(e["method"], e["decoding"]) for e in merged["methods"]] == [
         (e["method"], e["decoding"]) for e in recorded["methods"]
@@ -198,9 +199,12 @@ def test_an_added_run_whose_pplug_differs_or_is_missing_is_refused() -> None:
     recorded = summarize(_without("pplug+retrieval", by_seed()), dev(), L2)
     other = by_seed()
     other[1][3] = row("pplug", GOLDS)  # seed 1's pplug now answers q4 right: not the recorded plug's answers
-    with pytest.raises(InputError, match=r"pplug \(generate\) does not reproduce the recorded run"):
-        merge_summaries(recorded, summarize(_only({"pplug", "pplug+retrieval"}, other), dev(), L2))
+    # bm25-k4's rows differ too (paired with another pplug): the message names pplug, the row that pairs the rest
+    with pytest.raises(InputError, match=r"^pplug \(generate\) does not reproduce the recorded run"):
+        added_rows(recorded, summarize(_only({"pplug", "bm25-k4", "pplug+retrieval"}, other), dev(), L2))
     with pytest.raises(InputError, match="no pplug \\(generate\\) row"):
-        merge_summaries(recorded, summarize(_only({"pplug+retrieval"}, by_seed()), dev(), L2))
+        added_rows(recorded, summarize(_only({"pplug+retrieval"}, by_seed()), dev(), L2))
     with pytest.raises(InputError, match="seeds"):
-        merge_summaries(recorded, summarize({0: by_seed()[0]}, dev(), L2))
+        added_rows(recorded, summarize({0: by_seed()[0]}, dev(), L2))
+    with pytest.raises(InputError, match="no row that the recorded run lacks"):
+        added_rows(recorded, summarize(_only({"pplug", "bm25-k4"}, by_seed()), dev(), L2))
