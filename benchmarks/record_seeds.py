@@ -5,7 +5,8 @@ with the run's provenance (command, wall time, machine, date) added to summary.j
         --command "minipplug compare ... --seeds 0 1 2 --out runs/seeds_kinds"
 
 With --add, the run only adds rows (methods the recorded run did not have, on the same seeds and questions) to
-the recorded sample: its PPlug row must reproduce the recorded one exactly, and the claims are recomputed.
+the recorded sample: its PPlug row must have the recorded mean, interval and per-seed means (the summaries keep
+no per-question answers), and the claims are recomputed.
 
 The wall time is the one measured around the command (for example by /usr/bin/time); this script measures
 nothing. The site (docs/make_tables.py) and the README's claim table read the recorded folders.

@@ -25,13 +25,14 @@ from minipplug.config import PPlugConfig  # noqa: E402
 from minipplug.engine.retrieval import retrieve  # noqa: E402
 from minipplug.engine.stack import apply_threads, open_plug  # noqa: E402
 from minipplug.lamp.data import load_examples  # noqa: E402
+from minipplug.lamp.rules import item_label, retrieved_label  # noqa: E402
 
 METHOD = "pplug+retrieval"
 
 
-def top1_tags(stack, dev: list, retriever: str) -> dict[str, str]:
-    """Each question's top-1 history item's tag by this retriever (the copy rule's answer)."""
-    return {e.id: e.profile[retrieve(e, stack.task, retriever, 1, stack.hist)[0]]["tag"] for e in dev}
+def dense_top1_labels(stack, dev: list) -> dict[str, str]:
+    """Each question's dense top-1 history item's label: what a copy rule over dense retrieval answers."""
+    return {e.id: item_label(e.profile[retrieve(e, stack.task, "dense", 1, stack.hist)[0]], stack.task) for e in dev}
 
 
 def check(run_dir: Path, sample: str, seed: int) -> dict:
@@ -46,7 +47,8 @@ def check(run_dir: Path, sample: str, seed: int) -> dict:
         method, dev, stack.task, tokenizer=tok, max_input_tokens=window, hist=stack.hist, seed=seed
     )  # as compare builds them
     answers = mp.result_row(stack, examples, method, plug=plug, progress=False)["_answers"]
-    dense, bm25 = top1_tags(stack, dev, "dense"), top1_tags(stack, dev, "bm25")
+    dense = dense_top1_labels(stack, dev)
+    bm25 = {e.id: retrieved_label(e, stack.task) for e in dev}  # the rule-top1-retrieved row's rule
     n = len(dev)
     return {
         "seed": seed,
