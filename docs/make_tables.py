@@ -175,6 +175,22 @@ def batched_generation_table(run: list[dict]) -> str:
     return markdown_table(header + ["same answers"], body)
 
 
+def label_ranking_table(run: list[dict]) -> str:
+    """Seconds per question of the previous ranking and of packed labels in batches, and whether they agree."""
+    body = [
+        [
+            row["llm"],
+            fmt(row["one_at_a_time_s"]),
+            f"{fmt(row['packed_batch_16_s'])} ({row['speedup']:.2f}x)",
+            row["same_answers"],
+            f"{row['max_score_difference']:.0e}",
+        ]
+        for row in run
+    ]
+    header = ["", "one at a time, labels over a copied KV cache: s/question", "packed, batch 16: s/question (speed-up)"]
+    return markdown_table(header + ["same answers", "largest score difference"], body)
+
+
 def notebook_times_table(run: list[dict]) -> str:
     """Seconds per notebook and the series in all."""
     body = [[f"`{row['notebook']}.ipynb`", fmt(row["seconds"])] for row in run]
@@ -377,6 +393,7 @@ def tables() -> dict[str, str]:
         "performance": run_sections(rows["performance"], performance_table, "no run recorded"),
         "precision": run_sections(rows["precision"], PRECISION, "no run recorded"),
         "batched_generation": run_sections(rows["batched_generation"], batched_generation_table, "no run recorded"),
+        "label_ranking": run_sections(rows["label_ranking"], label_ranking_table, "no run recorded"),
         "scale": scale_tables(json.loads((RESULTS / "scale.json").read_text(encoding="utf-8"))),
         "samples": samples_table(),
         "seeds": seeds_page(seed_summaries()),
@@ -395,6 +412,7 @@ RESULT_FILES = (
     "performance",
     "precision",
     "batched_generation",
+    "label_ranking",
 )
 PERSONALIZATION = simple_table(
     [("history the plug reads", "history", 0), ("dev accuracy", "accuracy", 3), ("training s", "train_seconds", 0)]

@@ -320,3 +320,28 @@ def hand_softmax(q, H, mask, tau, keep=None):
         for i in idx:
             out[b, i] = math.exp(s[i]) / z
     return out
+
+
+@torch.no_grad()
+def independent_rank_scores(plm, prompt: str, soft_b: torch.Tensor | None, labels: list[str]) -> list[float]:
+    """Mean log-likelihood of each label's tokens (EOS excluded), one unpadded sequence per label."""
+    tok, emb = plm.tokenizer, plm.model.get_input_embeddings()
+    scores = []
+    for label in labels:
+        lab = tok(label, add_special_tokens=False)["input_ids"]
+        if plm.is_encoder_decoder:
+            enc = emb(torch.tensor(tok(prompt)["input_ids"]))
+            if soft_b is not None:
+                enc = torch.cat([soft_b, enc])
+            logits = plm.model(inputs_embeds=enc[None], decoder_input_ids=torch.tensor([[0] + lab])).logits[0]
+            logp = logits.double().log_softmax(-1)[: len(lab)]
+        else:
+            head, tail = plm.prompt_parts(prompt)
+            parts = [emb(torch.tensor(head))] if head else []
+            if soft_b is not None:
+                parts.append(soft_b)
+            parts.append(emb(torch.tensor(tail + lab)))
+            logits = plm.model(inputs_embeds=torch.cat(parts)[None]).logits[0]
+            logp = logits.double().log_softmax(-1)[-len(lab) - 1 : -1]
+        scores.append(float(logp.gather(-1, torch.tensor(lab)[:, None]).mean()))
+    return scores

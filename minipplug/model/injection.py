@@ -206,34 +206,80 @@ class PPlugLM(nn.Module):
     def rank(self, prompts: list[str], labels: list[str], soft: torch.Tensor | None = None) -> list[str]:
         """Constrained decoding: the label with the highest mean token log-likelihood, for each prompt."""
         lab_ids = [self.tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
-        return [
-            labels[int(self.label_scores(p, lab_ids, None if soft is None else soft[b : b + 1]).argmax())]
-            for b, p in enumerate(prompts)
-        ]
+        best = self.batch_label_scores(prompts, lab_ids, soft).argmax(-1)  # (B,)
+        return [labels[int(i)] for i in best]
 
     def label_scores(self, prompt: str, lab_ids: list[list[int]], soft: torch.Tensor | None) -> torch.Tensor:
         """Mean log-probability (L,) of each label's tokens after one prompt (soft: (1, S, D) or None)."""
+        return self.batch_label_scores([prompt], lab_ids, soft)[0]
+
+    def batch_label_scores(
+        self, prompts: list[str], lab_ids: list[list[int]], soft: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Mean log-probability (B, L) of each label's tokens after each prompt (soft: (B, S, D) or None)."""
+        if self.is_encoder_decoder:
+            return torch.stack(
+                [
+                    self._seq2seq_label_scores(p, lab_ids, None if soft is None else soft[b : b + 1])
+                    for b, p in enumerate(prompts)
+                ]
+            )
+        return self._decoder_label_scores(prompts, lab_ids, soft)
+
+    def _seq2seq_label_scores(self, prompt: str, lab_ids: list[list[int]], soft: torch.Tensor | None) -> torch.Tensor:
+        """(L,): the decoder reads each label after one encoded prompt (L rows, right padded)."""
         L, M = len(lab_ids), max(map(len, lab_ids))
-        cont = torch.full((L, M), self.pad_id, dtype=torch.long, device=self.device)  # (L, M) right padded
-        valid = torch.zeros(L, M, dtype=torch.bool, device=self.device)
+        cont = torch.full((L, M), -100, dtype=torch.long, device=self.device)  # (L, M) right padded
         for i, ids in enumerate(lab_ids):
             cont[i, : len(ids)] = torch.tensor(ids)
-            valid[i, : len(ids)] = True
-        if self.is_encoder_decoder:
-            batch = self.build([prompt], soft)
-            enc = {k: v.expand(L, *v.shape[1:]) for k, v in batch.items()}
-            labels = cont.masked_fill(~valid, -100)
-            logits = self.model(**enc, labels=labels).logits  # (L, M, V): position j predicts label token j
-        else:
-            # The prompt is read once; its KV cache is shared by all labels (L times cheaper than L prompts).
-            batch = self.build([prompt], soft)  # (1, T): one prompt, no padding
-            out = self.model(**batch, use_cache=True)
-            T = batch["inputs_embeds"].shape[1]
-            past = out.cache
-            past.batch_repeat_interleave(L)
-            mask = torch.cat([torch.ones(L, T, dtype=torch.long, device=self.device), valid.long()], dim=1)
-            pos = (T + torch.arange(M, device=self.device)).expand(L, M)
-            nxt = self.model(input_ids=cont, attention_mask=mask, position_ids=pos, cache=past).logits  # (L, M, V)
-            logits = torch.cat([out.logits[:, -1:].expand(L, 1, -1), nxt[:, :-1]], dim=1)  # (L, M, V): predicts token j
-        logp = F.log_softmax(logits.float(), dim=-1).gather(-1, cont.unsqueeze(-1)).squeeze(-1)  # (L, M)
-        return (logp * valid).sum(-1) / valid.sum(-1)  # (L,)
+        batch = self.build([prompt], soft)
+        enc = {k: v.expand(L, *v.shape[1:]) for k, v in batch.items()}
+        logits = self.model(**enc, labels=cont).logits  # (L, M, V): position j predicts label token j
+        valid = cont != -100
+        logp = F.log_softmax(logits.float(), dim=-1).gather(-1, cont.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return (logp * valid).sum(-1) / valid.sum(-1)
+
+    def _decoder_label_scores(
+        self, prompts: list[str], lab_ids: list[list[int]], soft: torch.Tensor | None
+    ) -> torch.Tensor:
+        """(B, L), in one forward pass: each prompt is followed by all L labels, packed one after the other.
+
+        A mask lets each label token see the prompt and the earlier tokens of its own label only, and each label
+        starts at the position after the prompt, so every label is scored as if it alone followed the prompt,
+        while the prompt is read once and no label is padded.
+        """
+        batch = self.build(prompts, soft)  # (B, T), left padded
+        B, T = batch["attention_mask"].shape
+        tokens = torch.tensor([t for ids in lab_ids for t in ids], device=self.device)  # (N,) every label's tokens
+        label_of = torch.tensor([i for i, ids in enumerate(lab_ids) for _ in ids], device=self.device)  # (N,)
+        offset = torch.tensor([j for ids in lab_ids for j in range(len(ids))], device=self.device)  # (N,)
+        N = len(tokens)
+        embeds = torch.cat([batch["inputs_embeds"], self.embed(tokens).expand(B, N, -1)], dim=1)  # (B, T + N, D)
+        pos = torch.cat([batch["position_ids"], batch["position_ids"][:, -1:] + 1 + offset], dim=1)  # (B, T + N)
+        real = torch.cat([batch["attention_mask"].bool(), torch.ones(B, N, dtype=torch.bool, device=self.device)], 1)
+        mask = self._packed_mask(real, torch.cat([torch.full((T,), -1, device=self.device), label_of]))
+        out = self.model(
+            inputs_embeds=embeds, attention_mask=mask, position_ids=pos, logits_to_keep=N + 1, use_cache=False
+        )
+        logits = out.logits  # (B, N + 1, V); no KV cache: nothing reads it
+        logp = F.log_softmax(logits.float(), dim=-1)  # (B, N + 1, V): position 0 is the prompt's last token
+        # Token j of a label is predicted by the prompt's last position (j = 0) or by the label's token j - 1.
+        before = torch.where(offset == 0, 0, torch.arange(N, device=self.device))  # (N,) index into logp
+        token_logp = logp[:, before, tokens]  # (B, N)
+        sums = torch.zeros(B, len(lab_ids), device=self.device).index_add_(1, label_of, token_logp)  # (B, L)
+        return sums / torch.tensor([len(ids) for ids in lab_ids], device=self.device)
+
+    def _packed_mask(self, real: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
+        """The (B, 1, T, T) attention mask of packed labels: segment is -1 on the prompt, the label's index after.
+
+        A query sees earlier real tokens of the prompt and earlier tokens of its own label; padding sees itself
+        (a row with nothing to see would make the softmax NaN). Boolean for SDPA, additive for eager attention.
+        """
+        idx = torch.arange(len(segment), device=self.device)
+        causal = idx[None, :] <= idx[:, None]  # (T, T)
+        own_label = (segment[:, None] == segment[None, :]) & (segment[None, :] >= 0)
+        allowed = (causal & ((segment[None, :] < 0) | own_label))[None] & real[:, None, :]  # (B, T, T)
+        allowed = allowed | torch.eye(len(segment), dtype=torch.bool, device=self.device)
+        if self.model.config._attn_implementation == "sdpa":
+            return allowed[:, None]
+        return torch.zeros(allowed.shape, device=self.device).masked_fill(~allowed, torch.finfo().min)[:, None]

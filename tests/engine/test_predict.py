@@ -107,3 +107,41 @@ def test_batched_generation_gives_the_one_at_a_time_answers():
         # One row at least ended before the limit while another went on: a row that stopped stayed stopped.
         lengths = {len(stack.plm.tokenizer(a, add_special_tokens=False)["input_ids"]) for a in one.answers.values()}
         assert len(lengths) > 1 and min(lengths) < limit - 1, one.answers
+
+
+@pytest.mark.slow
+def test_packed_label_ranking_scores_each_label_as_if_it_alone_followed_the_prompt():
+    """Label ranking packs all labels after each prompt of a left-padded batch in one forward pass: its scores
+    equal those of one unpadded sequence per prompt and label (the plain HF model), on the bundled sample with
+    the real models, prompts of different lengths (one with retrieved items), a plug's soft tokens, and labels
+    of one to four tokens."""
+    from minipplug.config import PPlugConfig
+    from minipplug.engine.methods import with_inputs
+    from minipplug.engine.retrieval import retrieval_prompts
+    from minipplug.engine.stack import load_stack, new_plug
+    from minipplug.lamp.data import load_examples, spread
+    from minipplug.lamp.samples import sample_paths
+    from minipplug.model.plug import soft_tokens
+
+    stack = load_stack(PPlugConfig(progress=False), torch.device("cpu"), disk_cache=False)
+    paths = sample_paths("lamp2_tags")
+    examples = spread(load_examples(stack.task, paths["dev_questions"], paths["dev_outputs"]), 3)
+    longer = retrieval_prompts(examples[2:], stack.task, "bm25", 2, stack.plm.tokenizer, 256)
+    examples = examples[:2] + with_inputs(examples[2:], longer)
+    prompts = [e.input for e in examples]
+    assert len({len(stack.plm.prompt_ids(p)) for p in prompts}) == 3  # the batch is padded
+    labels = ["based on a book", "sci-fi", "comedy", "action", "dark comedy"]
+    lab_ids = [stack.plm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in labels]
+    assert {len(ids) for ids in lab_ids} == {1, 2, 3, 4}
+    torch.manual_seed(0)
+    plug = new_plug(stack).eval()
+    with torch.no_grad():
+        soft, _ = soft_tokens(plug, stack.hist, examples)  # (3, S, D)
+        got = stack.plm.batch_label_scores(prompts, lab_ids, soft)  # (3, L)
+        answers = stack.plm.rank(prompts, labels, soft)
+    want = torch.tensor(
+        [tiny.independent_rank_scores(stack.plm, p, soft[b], labels) for b, p in enumerate(prompts)],
+        dtype=torch.float64,
+    )
+    assert torch.allclose(got.double(), want, atol=1e-4), (got.double() - want).abs().max()
+    assert answers == [labels[int(i)] for i in want.argmax(-1)]

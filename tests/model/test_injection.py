@@ -15,6 +15,7 @@ from pplug_tiny import (
     PROMPTS,
     TARGETS,
     chat_ids,
+    independent_rank_scores,
     plm_llm,
     rand_soft,
     setup_plug,
@@ -22,31 +23,6 @@ from pplug_tiny import (
 )
 
 from minipplug.model.injection import PPlugLM, embedding_scale
-
-
-def independent_rank_scores(plm, prompt: str, soft_b: torch.Tensor | None, labels: list[str]) -> list[float]:
-    """Mean log-likelihood of each label's tokens (EOS excluded), one unpadded sequence per label."""
-    tok, emb = plm.tokenizer, plm.model.get_input_embeddings()
-    scores = []
-    for label in labels:
-        lab = tok(label, add_special_tokens=False)["input_ids"]
-        if plm.is_encoder_decoder:
-            enc = emb(torch.tensor(tok(prompt)["input_ids"]))
-            if soft_b is not None:
-                enc = torch.cat([soft_b, enc])
-            logits = plm.model(inputs_embeds=enc[None], decoder_input_ids=torch.tensor([[0] + lab])).logits[0]
-            logp = logits.double().log_softmax(-1)[: len(lab)]
-        else:
-            head, tail = plm.prompt_parts(prompt)
-            parts = [emb(torch.tensor(head))] if head else []
-            if soft_b is not None:
-                parts.append(soft_b)
-            parts.append(emb(torch.tensor(tail + lab)))
-            logits = plm.model(inputs_embeds=torch.cat(parts)[None]).logits[0]
-            logp = logits.double().log_softmax(-1)[-len(lab) - 1 : -1]
-        scores.append(float(logp.gather(-1, torch.tensor(lab)[:, None]).mean()))
-    return scores
-
 
 RANK_LABELS = LABELS + ["action", "a new love story", "war", "space ship fight"]
 
