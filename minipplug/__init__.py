@@ -31,7 +31,7 @@ _API = {
     "METHODS": "engine.methods",
     "RULES": "engine.methods",
     "get_method": "engine.methods",
-    "History": "engine.predict",
+    "History": "engine.methods",
     "method_examples": "engine.methods",
     "Stack": "engine.stack",
     "load_stack": "engine.stack",

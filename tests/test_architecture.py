@@ -11,6 +11,7 @@ cli     imports anything; nothing in the package imports cli or course except cl
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -140,3 +141,23 @@ def test_the_rule_reader_sees_a_planted_violation(tmp_path):
         assert found == ["minipplug.engine.stack"] and layer(found[0]) not in ALLOWED["model"]
     finally:
         bad.unlink()
+
+
+def test_the_command_line_parses_and_refuses_bad_input_without_torch(tmp_path):
+    """`minipplug --help` and a one-line input error come back at once: neither imports torch or transformers
+    (importing torch alone takes ~1.5 s), so the method registry and the retrievers import them only when used."""
+    code = (
+        "import sys\n"
+        "from minipplug.cli import main\n"
+        "for argv in (['train', '--help'], ['compare', '--help'], ['data', 'check', '--task', 'LaMP_2', '--questions',"
+        " 'missing.json']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "missing.json" in proc.stderr  # the input error was reached and printed
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout

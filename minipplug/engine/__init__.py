@@ -1,26 +1,31 @@
 """The engine: loading the pretrained models, the method registry, training, prediction, retrieval prompts,
 side-by-side comparison and per-user LoRA. Imports the model and the benchmark, never the course or the CLI."""
 
-from .methods import COMPARE_METHODS, METHODS, Method, get_method, method_examples
-from .predict import History, Prediction, predict
-from .report import result_row
-from .stack import Stack, load_stack, new_plug, open_plug
-from .train import TrainResult, train
+from importlib import import_module
 
-__all__ = [
-    "COMPARE_METHODS",
-    "History",
-    "METHODS",
-    "Method",
-    "Prediction",
-    "Stack",
-    "TrainResult",
-    "get_method",
-    "load_stack",
-    "method_examples",
-    "new_plug",
-    "open_plug",
-    "predict",
-    "result_row",
-    "train",
-]
+# name -> module, loaded on first use: the CLI reads the method registry without importing torch.
+_API = {
+    "COMPARE_METHODS": "methods",
+    "History": "methods",
+    "METHODS": "methods",
+    "Method": "methods",
+    "get_method": "methods",
+    "method_examples": "methods",
+    "Prediction": "predict",
+    "predict": "predict",
+    "result_row": "report",
+    "Stack": "stack",
+    "load_stack": "stack",
+    "new_plug": "stack",
+    "open_plug": "stack",
+    "TrainResult": "train",
+    "train": "train",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

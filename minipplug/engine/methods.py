@@ -17,6 +17,7 @@ import dataclasses
 import random
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 from ..config import PPlugConfig
@@ -24,10 +25,17 @@ from ..errors import InputError
 from ..lamp.data import Example
 from ..lamp.rules import InputOnly, majority_label, retrieved_label
 from ..lamp.tasks import TaskSpec
-from .predict import History
 from .retrieval import RETRIEVERS, retrieval_prompts
 
 DEFAULT_K = 4
+
+
+class History(str, Enum):
+    """The history a plug reads for each question (a method without a plug reads none as soft tokens)."""
+
+    OWN = "own"  # the user's own history
+    SWAPPED = "swapped"  # another user's: the examples arrive with swapped histories (methods.swap_histories)
+    HIDDEN = "hidden"  # every history empty: what the plug makes of the query alone
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import Enum
 
 import torch
 
@@ -15,16 +14,9 @@ from ..lamp.tasks import TaskSpec
 from ..model.encoder import HistoryEncoder
 from ..model.injection import PPlugLM
 from ..model.plug import PersonaPlug, soft_tokens
+from .methods import History
 
 DECODINGS = ("generate", "rank")
-
-
-class History(str, Enum):
-    """The history a plug reads for each question (a method without a plug reads none as soft tokens)."""
-
-    OWN = "own"  # the user's own history
-    SWAPPED = "swapped"  # another user's: the examples arrive with swapped histories (methods.swap_histories)
-    HIDDEN = "hidden"  # every history empty: what the plug makes of the query alone
 
 
 # What a progress bar says the plug reads (HIDDEN is how the trained no-history control runs).

@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import torch
-
 from ..errors import InputError
 from ..lamp.data import Example
 from ..lamp.tasks import ITEM_SEP, TaskSpec
@@ -60,13 +58,15 @@ def retrieve_recency(example: Example, k: int) -> list[int]:
     return (dated + undated)[:k]
 
 
-@torch.no_grad()
 def retrieve_dense(example: Example, task: TaskSpec, k: int, hist: HistoryEncoder) -> list[int]:
     """Top-k items by cosine similarity of sentence vectors (item vectors come from hist's cache)."""
+    import torch  # here, not at the top: the CLI imports the method registry (and so this file) without torch
+
     if not example.profile:
         return []
-    items = hist.encode([task.retrieval_text(it) for it in example.profile])  # (N, D), unit length
-    query = hist.encoder([task.retrieval_query(example.input)]).cpu()  # (1, D); queries are not cached
+    with torch.no_grad():
+        items = hist.encode([task.retrieval_text(it) for it in example.profile])  # (N, D), unit length
+        query = hist.encoder([task.retrieval_query(example.input)]).cpu()  # (1, D); queries are not cached
     scores = (items @ query[0]).tolist()  # (N,) cosine, both sides L2-normalised
     # Ties keep profile order (a stable sort), so results do not depend on numpy's argsort.
     return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
