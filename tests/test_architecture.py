@@ -144,13 +144,14 @@ def test_the_rule_reader_sees_a_planted_violation(tmp_path):
 
 
 def test_the_command_line_parses_and_refuses_bad_input_without_torch(tmp_path):
-    """`minipplug --help` and a one-line input error come back at once: neither imports torch or transformers
-    (importing torch alone takes ~1.5 s), so the method registry and the retrievers import them only when used."""
+    """`minipplug --help` and one-line input errors (data check, train) come back at once: none imports torch or
+    transformers (torch alone takes ~1.5 s), so the registry, the retrievers and train import them when used."""
     code = (
         "import sys\n"
         "from minipplug.cli import main\n"
         "for argv in (['train', '--help'], ['compare', '--help'], ['data', 'check', '--task', 'LaMP_2', '--questions',"
-        " 'missing.json']):\n"
+        " 'missing.json'], ['train', '--task', 'LaMP_2', '--train-questions', 'absent.json', '--train-outputs',"
+        " 'absent.json', '--out', 'out']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"
@@ -159,5 +160,5 @@ def test_the_command_line_parses_and_refuses_bad_input_without_torch(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert "missing.json" in proc.stderr  # the input error was reached and printed
+    assert "missing.json" in proc.stderr and "absent.json" in proc.stderr  # both input errors were printed
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout

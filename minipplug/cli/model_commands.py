@@ -108,14 +108,15 @@ def _train_summary(args: argparse.Namespace, cfg: PPlugConfig, stack, result, de
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """CLI -> config and data -> the loaded models (stack) -> train (-> autostop) -> the saved folder."""
+    check_out_dir(args.out, args.resume)
+    cfg, preset, given = run_config(args, default_preset=TRAIN_PRESET)
+    train_ex, dev_ex = _load_train_data(args, cfg)
+    # Imported once the input is known to be good: a mistake is reported before torch loads (~1.5 s).
     from ..course.plots import plot_losses
     from ..engine.stack import load_stack
     from ..engine.train import train
 
-    check_out_dir(args.out, args.resume)
-    cfg, preset, given = run_config(args, default_preset=TRAIN_PRESET)
     apply_threads()
-    train_ex, dev_ex = _load_train_data(args, cfg)
     stack = load_stack(cfg)
     changed = ", ".join(f"{k}={getattr(cfg, k)}" for k in sorted(given - {"task", "progress"}))
     print(f"recipe: preset '{preset}' ({PRESETS[preset].about})" + (f"; set here: {changed}" if changed else ""))
