@@ -31,17 +31,17 @@ from minipplug.model.plug import soft_tokens
 @torch.no_grad()
 def cached_label_scores(plm, prompt: str, lab_ids: list[list[int]], soft: torch.Tensor | None) -> torch.Tensor:
     """(L,): the previous implementation, for one prompt: its KV cache repeated for L right-padded label rows."""
-    L, M = len(lab_ids), max(map(len, lab_ids))
-    cont = torch.full((L, M), plm.pad_id, dtype=torch.long)  # (L, M)
-    valid = torch.zeros(L, M, dtype=torch.bool)
+    L, M, dev = len(lab_ids), max(map(len, lab_ids)), plm.device
+    cont = torch.full((L, M), plm.pad_id, dtype=torch.long, device=dev)  # (L, M)
+    valid = torch.zeros(L, M, dtype=torch.bool, device=dev)
     for i, ids in enumerate(lab_ids):
         cont[i, : len(ids)], valid[i, : len(ids)] = torch.tensor(ids), True
     batch = plm.build([prompt], soft)  # (1, T)
     out = plm.model(**batch, use_cache=True)
     T = batch["inputs_embeds"].shape[1]
     out.cache.batch_repeat_interleave(L)
-    mask = torch.cat([torch.ones(L, T, dtype=torch.long), valid.long()], dim=1)
-    pos = (T + torch.arange(M)).expand(L, M)
+    mask = torch.cat([torch.ones(L, T, dtype=torch.long, device=dev), valid.long()], dim=1)
+    pos = (T + torch.arange(M, device=dev)).expand(L, M)
     nxt = plm.model(input_ids=cont, attention_mask=mask, position_ids=pos, cache=out.cache).logits  # (L, M, V)
     logits = torch.cat([out.logits[:, -1:].expand(L, 1, -1), nxt[:, :-1]], dim=1)
     logp = F.log_softmax(logits.float(), dim=-1).gather(-1, cont.unsqueeze(-1)).squeeze(-1)  # (L, M)
@@ -101,7 +101,7 @@ def main() -> None:
         soft, _ = soft_tokens(plug, stack.hist, dev)  # (Q, S, D)
     prompts = [e.input for e in dev]
     report = {"questions": len(dev), "threads": torch.get_num_threads(), "cpu": platform.processor() or "?"}
-    for name, s in (("frozen LLM", None), ("with plug", soft)):
+    for name, s in (("frozen LLM", None), ("with a plug", soft)):
         report[name] = compare(stack.plm, prompts, lab_ids, s, args.batch_size, args.repeats)
         print(json.dumps({name: report[name]}), flush=True)
     print(json.dumps(report, indent=1))

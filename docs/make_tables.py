@@ -181,13 +181,13 @@ def label_ranking_table(run: list[dict]) -> str:
         [
             row["llm"],
             fmt(row["one_at_a_time_s"]),
-            f"{fmt(row['packed_batch_16_s'])} ({row['speedup']:.2f}x)",
+            f"{fmt(row['packed_s'])} at batch {row['batch_size']} ({row['speedup']:.2f}x)",
             row["same_answers"],
             f"{row['max_score_difference']:.0e}",
         ]
         for row in run
     ]
-    header = ["", "one at a time, labels over a copied KV cache: s/question", "packed, batch 16: s/question (speed-up)"]
+    header = ["", "one at a time, labels over a copied KV cache: s/question", "packed labels: s/question (speed-up)"]
     return markdown_table(header + ["same answers", "largest score difference"], body)
 
 

@@ -100,7 +100,7 @@ TABLES = [
     ("performance.jsonl", "performance.html", "measure", [("pplug", "g"), ("plain_llm", "g")]),
     ("precision.jsonl", "performance.html", "precision", [("step_seconds", 2), ("dev_accuracy", 3)]),
     ("batched_generation.jsonl", "performance.html", "llm", [("batch_1_s", 3), ("batch_16_s", 3)]),
-    ("label_ranking.jsonl", "performance.html", "llm", [("one_at_a_time_s", 3), ("packed_batch_16_s", 3)]),
+    ("label_ranking.jsonl", "performance.html", "llm", [("one_at_a_time_s", 3), ("packed_s", 3)]),
     ("compare.jsonl", "results.html", "method", [(m, 3) for m in ("accuracy", "f1", "mae", "rmse", "rouge-1")]),
 ]
 

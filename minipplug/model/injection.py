@@ -205,6 +205,8 @@ class PPlugLM(nn.Module):
     @torch.no_grad()
     def rank(self, prompts: list[str], labels: list[str], soft: torch.Tensor | None = None) -> list[str]:
         """Constrained decoding: the label with the highest mean token log-likelihood, for each prompt."""
+        if not prompts:
+            return []
         lab_ids = [self.tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
         best = self.batch_label_scores(prompts, lab_ids, soft).argmax(-1)  # (B,)
         return [labels[int(i)] for i in best]
@@ -280,6 +282,9 @@ class PPlugLM(nn.Module):
         own_label = (segment[:, None] == segment[None, :]) & (segment[None, :] >= 0)
         allowed = (causal & ((segment[None, :] < 0) | own_label))[None] & real[:, None, :]  # (B, T, T)
         allowed = allowed | torch.eye(len(segment), dtype=torch.bool, device=self.device)
-        if self.model.config._attn_implementation == "sdpa":
+        attention = self.model.config._attn_implementation
+        if attention == "sdpa":
             return allowed[:, None]
-        return torch.zeros(allowed.shape, device=self.device).masked_fill(~allowed, torch.finfo().min)[:, None]
+        if attention == "eager":
+            return torch.zeros(allowed.shape, device=self.device).masked_fill(~allowed, torch.finfo().min)[:, None]
+        raise ValueError(f"label ranking packs labels with a custom mask: sdpa or eager attention, not {attention}")

@@ -223,7 +223,7 @@ def test_compare_trains_each_variant_with_its_own_config_and_prompts(stack: Stac
 
     from minipplug.engine import compare
 
-    train_module = sys.modules["minipplug.engine.train"]  # the module: the package exports its function `train`
+    train_module = sys.modules["minipplug.engine.train"]  # the module (minipplug.train is its function)
     from minipplug.engine.stack import open_plug
     from minipplug.engine.train import soft_tokens
     from minipplug.model.plug import read_plug_config

@@ -459,7 +459,7 @@ def test_resuming_a_finished_automatic_run_changes_nothing(tmp_path):
 def test_max_train_examples_cuts_before_the_validation_split(monkeypatch, tmp_path):
     from minipplug.engine.autostop import AutoLength
 
-    train_module = sys.modules["minipplug.engine.train"]  # the module: the package exports its function `train`
+    train_module = sys.modules["minipplug.engine.train"]  # the module (minipplug.train is its function)
 
     seen = []
     real = train_module.split_validation_users

@@ -211,6 +211,30 @@ def test_t5_generate_follows_greedy_reference(t5plm, monkeypatch):
         assert out[b, :k].tolist() == row[:k]
 
 
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packed_label_scores_equal_one_sequence_per_label_under_either_attention(plm, attention):
+    """The packed labels' mask is boolean for SDPA and additive for eager attention: both give each label the
+    score of the label alone after its (padded, soft-token) prompt; any other attention is refused."""
+    soft = rand_soft(3, 2) * 3
+    lab_ids = [plm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in RANK_LABELS]
+    config = plm.model.config
+    loaded = config._attn_implementation
+    try:
+        config._attn_implementation = attention
+        with torch.no_grad():
+            got = plm.batch_label_scores(PROMPTS, lab_ids, soft)  # (3, L)
+        config._attn_implementation = "flash_attention_2"
+        with pytest.raises(ValueError, match="sdpa or eager"):
+            plm.batch_label_scores(PROMPTS, lab_ids, soft)
+    finally:
+        config._attn_implementation = loaded
+    want = torch.tensor(
+        [independent_rank_scores(plm, p, soft[b], RANK_LABELS) for b, p in enumerate(PROMPTS)], dtype=torch.float64
+    )
+    assert torch.allclose(got.double(), want, atol=1e-5), (got.double() - want).abs().max()
+    assert plm.rank([], RANK_LABELS) == []
+
+
 @pytest.mark.parametrize("which", ["decoder", "encoder-decoder"])
 def test_rank_picks_the_label_with_highest_mean_loglik(plm, t5plm, which):
     model = plm if which == "decoder" else t5plm
