@@ -23,18 +23,23 @@ from minipplug.lamp.data import load_examples, spread
 from minipplug.lamp.samples import sample_paths
 
 
+def stack_dev_and_plug(questions: int):
+    """(the default models, that many lamp2_tags dev questions spread over users, a seeded untrained plug)."""
+    apply_threads()
+    stack = load_stack(PPlugConfig(progress=False), disk_cache=False)
+    paths = sample_paths("lamp2_tags")
+    dev = spread(load_examples(stack.task, paths["dev_questions"], paths["dev_outputs"]), questions)
+    torch.manual_seed(0)
+    return stack, dev, new_plug(stack).eval()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=16, help="dev questions, spread over users")
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--repeats", type=int, default=3, help="timed repetitions (the median is printed)")
     args = ap.parse_args()
-    apply_threads()
-    stack = load_stack(PPlugConfig(progress=False), disk_cache=False)
-    paths = sample_paths("lamp2_tags")
-    dev = spread(load_examples(stack.task, paths["dev_questions"], paths["dev_outputs"]), args.questions)
-    torch.manual_seed(0)
-    plug = new_plug(stack).eval()
+    stack, dev, plug = stack_dev_and_plug(args.questions)
     report = {"questions": len(dev), "threads": torch.get_num_threads(), "cpu": platform.processor() or "?"}
     for name, with_plug in (("frozen LLM", {}), ("with plug", {"plug": plug, "hist": stack.hist})):
         # The first call also fills the history cache (with a plug): untimed, so both sides time generation only.

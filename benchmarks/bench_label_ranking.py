@@ -19,12 +19,9 @@ import platform
 
 import torch
 import torch.nn.functional as F
+from bench_batched_generation import stack_dev_and_plug
 from bench_pplug import median_time
 
-from minipplug.config import PPlugConfig
-from minipplug.engine.stack import apply_threads, load_stack, new_plug
-from minipplug.lamp.data import load_examples, spread
-from minipplug.lamp.samples import sample_paths
 from minipplug.model.plug import soft_tokens
 
 
@@ -90,13 +87,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3, help="timed repetitions (the median is printed)")
     args = ap.parse_args()
-    apply_threads()
-    stack = load_stack(PPlugConfig(progress=False), disk_cache=False)
-    paths = sample_paths("lamp2_tags")
-    dev = spread(load_examples(stack.task, paths["dev_questions"], paths["dev_outputs"]), args.questions)
+    stack, dev, plug = stack_dev_and_plug(args.questions)
     lab_ids = [stack.plm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in stack.task.labels]
-    torch.manual_seed(0)
-    plug = new_plug(stack).eval()
     with torch.no_grad():
         soft, _ = soft_tokens(plug, stack.hist, dev)  # (Q, S, D)
     prompts = [e.input for e in dev]
