@@ -19,8 +19,8 @@ def test_fast_is_the_small_models_preset_on_the_whole_sample(monkeypatch):
     monkeypatch.delenv("MINIPPLUG_PROFILE", raising=False)
     s = get_settings("fast")
     assert s.profile == "fast" and s.data == "sample" and s.sample == "lamp2_tags"
-    # The fast profile is train's default recipe (cpu-auto, as the demo) at a fixed 3 epochs, on all the data.
-    want = PPlugConfig.preset("cpu-auto", epochs=3.0)
+    # The fast profile is train's default recipe (cpu-auto, as the demo) at a fixed 1.5 epochs, on all the data.
+    want = PPlugConfig.preset("cpu-auto", epochs=1.5)
     assert s.cfg.training_fields() == want.training_fields() and want.max_train_examples == 0
     names = {m.name for m in s.compare_methods}
     assert {"pplug", "pplug-no-history", "pplug-swapped-history", "non-personalized"} <= names
