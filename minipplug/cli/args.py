@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..config import PRESETS, PPlugConfig, read_config_file
 from ..lamp.tasks import get_task
+
+if TYPE_CHECKING:
+    from ..engine.autostop import AutoLength
 
 
 def _number(text: str, cast: type, ok, rule: str):
@@ -101,3 +105,53 @@ def add_sizes(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--max-train-examples", type=nonnegative_int, help="0: all")
     p.add_argument("--max-dev-examples", type=nonnegative_int, help="0: all")
+
+
+TRAIN_MINUTES = 20.0  # train's and compare's default time cap of each automatic-length training
+
+
+def add_length_args(p: argparse.ArgumentParser, max_minutes: float) -> None:
+    """How a preset with automatic length (cpu-auto) stops without --epochs: train's, demo's and compare's flags."""
+    p.add_argument("--max-epochs", type=float, default=8.0, help="without --epochs: the epoch cap (default 8)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=max_minutes,
+        help=f"without --epochs: the time cap of each training (default {max_minutes:g})",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=3,
+        help="without --epochs: validation checks without a gain before stopping (default 3)",
+    )
+    p.add_argument(
+        "--validation-share",
+        type=float,
+        default=0.15,
+        help="without --epochs: share of the training users held out for validation (default 0.15)",
+    )
+
+
+def auto_length(args: argparse.Namespace, cfg: PPlugConfig, preset: str, given: set[str]) -> AutoLength | None:
+    """How the command's trainings decide their length, printed: None for a fixed epoch count; else the rule.
+
+    Only a preset marked auto_length (cpu-auto) decides the length itself, and only when no epoch count is
+    given (--epochs, or "epochs" in --config); any other preset trains its own epochs as they are.
+    """
+    from ..engine.autostop import MAX_VALIDATION, AutoLength
+
+    if not PRESETS[preset].auto_length or "epochs" in given:
+        why = "given" if "epochs" in given else f"preset '{preset}'"
+        print(f"length: {cfg.epochs:g} epochs ({why}), no validation split")
+        return None
+    auto = AutoLength(
+        args.validation_share, patience=args.patience, max_epochs=args.max_epochs, max_seconds=60 * args.max_minutes
+    )
+    print(
+        f"length: chosen on validation users (preset '{preset}' without --epochs): {auto.share:.0%} of the "
+        f"training users held out after --max-train-examples, at most {MAX_VALIDATION} questions, checked twice "
+        f"per epoch; stop after {auto.patience} checks without a gain, or at {auto.max_epochs:g} epochs "
+        f"(--max-epochs) or {args.max_minutes:g} minutes (--max-minutes)"
+    )
+    return auto

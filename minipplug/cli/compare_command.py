@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..lamp.data import load_examples
 from ..lamp.samples import sample_paths
 from ..lamp.tasks import TaskSpec, get_task
-from .args import add_common, add_sizes, apply_threads, config_from_args
+from .args import TRAIN_MINUTES, add_common, add_length_args, add_sizes, apply_threads, auto_length, run_config
 
 if TYPE_CHECKING:
     from ..engine.methods import Method
@@ -113,7 +113,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     seeds = parse_seeds(args.seeds)
     check_seeds_args(args, seeds)
-    cfg = config_from_args(args)
+    cfg, preset, given = run_config(args)
     if args.checkpoint:
         check_checkpoint_fits(args.checkpoint, cfg)
     methods = [get_method(m) for m in args.methods]
@@ -127,7 +127,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     apply_threads()
     stack = load_stack(cfg)
     out = Path(args.out)
-    run = dict(methods=methods, pplug_rank=args.pplug_rank, progress=cfg.progress)
+    auto = auto_length(args, cfg, preset, given)  # cpu-auto without --epochs: each plug's length, as train
+    run = dict(methods=methods, pplug_rank=args.pplug_rank, progress=cfg.progress, auto=auto)
     if seeds is not None:
         _compare_seeds(stack, train_ex, dev_ex, seeds, out, run)
     else:
@@ -162,5 +163,6 @@ def add_compare_command(sub) -> None:
         "and claims.md (the paper's claims against them)",
     )
     add_sizes(p)
+    add_length_args(p, max_minutes=TRAIN_MINUTES)
     add_common(p)
     p.set_defaults(func=_cmd_compare)

@@ -17,7 +17,18 @@ from ..lamp.tasks import get_task
 if TYPE_CHECKING:
     from ..engine.autostop import AutoLength
     from ..engine.methods import Method
-from .args import add_common, add_sizes, apply_threads, config_from_args, nonnegative_int, positive_int, run_config
+from .args import (
+    TRAIN_MINUTES,
+    add_common,
+    add_length_args,
+    add_sizes,
+    apply_threads,
+    auto_length,
+    config_from_args,
+    nonnegative_int,
+    positive_int,
+    run_config,
+)
 
 DEMO_MINUTES = 4.0  # the time cap of each of the demo's two trainings: the whole demo within 10 minutes on 2 cores
 
@@ -40,30 +51,6 @@ def check_out_dir(path: str, resume: bool) -> None:
         from ..engine.train import read_training_state
 
         read_training_state(p, check_only=True)  # a missing, corrupt or pickled state: one line naming the file
-
-
-def auto_length(args: argparse.Namespace, cfg: PPlugConfig, preset: str, given: set[str]) -> AutoLength | None:
-    """How train decides its length, printed: None for a fixed epoch count; else the validation-user rule.
-
-    Only a preset marked auto_length (cpu-auto) decides the length itself, and only when no epoch count is
-    given (--epochs, or "epochs" in --config); any other preset trains its own epochs as they are.
-    """
-    from ..engine.autostop import MAX_VALIDATION, AutoLength
-
-    if not PRESETS[preset].auto_length or "epochs" in given:
-        why = "given" if "epochs" in given else f"preset '{preset}'"
-        print(f"length: {cfg.epochs:g} epochs ({why}), no validation split")
-        return None
-    auto = AutoLength(
-        args.validation_share, patience=args.patience, max_epochs=args.max_epochs, max_seconds=60 * args.max_minutes
-    )
-    print(
-        f"length: chosen on validation users (preset '{preset}' without --epochs): {auto.share:.0%} of the "
-        f"training users held out after --max-train-examples, at most {MAX_VALIDATION} questions, checked twice "
-        f"per epoch; stop after {auto.patience} checks without a gain, or at {auto.max_epochs:g} epochs "
-        f"(--max-epochs) or {args.max_minutes:g} minutes (--max-minutes)"
-    )
-    return auto
 
 
 def _load_train_data(args: argparse.Namespace, cfg: PPlugConfig) -> tuple[list, list | None]:
@@ -254,7 +241,7 @@ def _add_train_command(sub) -> None:
         "--history-dropout-copies", type=int, help="history-dropout augmentation: extra copies per example (0: off)"
     )
     tr.add_argument("--precision", choices=["auto", "bf16", "fp32"])
-    add_length_args(tr, max_minutes=20.0)
+    add_length_args(tr, max_minutes=TRAIN_MINUTES)
     tr.add_argument(
         "--eval-every", type=nonnegative_int, help="dev loss every N optimizer steps (default: at the end only)"
     )
@@ -277,29 +264,6 @@ def add_model_commands(sub) -> None:
     """Register train, predict and demo on the CLI's sub-command parser."""
     _add_train_command(sub)
     _add_predict_and_demo(sub)
-
-
-def add_length_args(p: argparse.ArgumentParser, max_minutes: float) -> None:
-    """How a preset with automatic length (cpu-auto) stops when no --epochs is given: train's and demo's flags."""
-    p.add_argument("--max-epochs", type=float, default=8.0, help="without --epochs: the epoch cap (default 8)")
-    p.add_argument(
-        "--max-minutes",
-        type=float,
-        default=max_minutes,
-        help=f"without --epochs: the time cap of each training (default {max_minutes:g})",
-    )
-    p.add_argument(
-        "--patience",
-        type=positive_int,
-        default=3,
-        help="without --epochs: validation checks without a gain before stopping (default 3)",
-    )
-    p.add_argument(
-        "--validation-share",
-        type=float,
-        default=0.15,
-        help="without --epochs: share of the training users held out for validation (default 0.15)",
-    )
 
 
 def _add_predict_and_demo(sub) -> None:

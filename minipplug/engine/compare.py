@@ -15,6 +15,7 @@ from ..lamp.data import Example
 from ..lamp.metrics import metric_keys, score
 from ..lamp.tasks import TaskSpec
 from ..model.plug import PersonaPlug, read_plug_config, trained_as
+from .autostop import AutoLength
 from .methods import COMPARE_METHODS, METHODS, Method, get_method, method_examples, rule_skip_reason, variant_config
 from .report import PeakMemory, markdown_table, public, result_row, rule_row
 from .stack import Stack, open_plug
@@ -52,6 +53,7 @@ class PlugShelf:
     train_ex: list[Example]
     out: Path | None = None
     checkpoint: str | os.PathLike | None = None  # a trained pplug to reuse for the pplug rows
+    auto: AutoLength | None = None  # each plug's length chosen on validation users (cpu-auto), as train does
     plugs: dict[str, TrainedPlug] = field(default_factory=dict)
 
     def get(self, method: Method) -> TrainedPlug:
@@ -65,11 +67,11 @@ class PlugShelf:
         saved = plug_dir(self.out, method.name) if self.out else None
         if method.name == "pplug" and self.checkpoint:
             return TrainedPlug(open_plug(self.stack, self.checkpoint))
-        if saved is not None and reusable(saved, variant_config(self.stack.cfg, method), method.name):
+        if saved is not None and reusable(saved, variant_config(self.stack.cfg, method), method.name, self.auto):
             # An earlier run (demo or compare) already trained this plug with the same config: reuse it.
             return TrainedPlug(open_plug(self.stack, saved), read_plug_config(saved).get("train_seconds"))
         with PeakMemory() as mem:
-            result = train(self.stack, self.train_ex, None, method.name, out_dir=saved)
+            result = train(self.stack, self.train_ex, None, method.name, out_dir=saved, auto=self.auto)
         return TrainedPlug(result.plug, result.seconds, mem.mb)
 
 
@@ -83,15 +85,18 @@ def run_compare(
     checkpoint: str | os.PathLike | None = None,
     pplug_rank: bool = False,
     progress: bool = True,
+    auto: AutoLength | None = None,
 ) -> list[dict]:
     """Train what needs training (or reuse a pplug checkpoint), evaluate every method on dev, write the results.
 
-    methods: default COMPARE_METHODS. A counterfactual (pplug-swapped-history) runs the pplug plug of this
-    comparison, trained once. The rules run on label tasks only (skipped with the reason printed otherwise).
+    methods: default COMPARE_METHODS. auto: each plug's length chosen on validation users held out of train_ex
+    (cpu-auto without --epochs) instead of the config's epochs. A counterfactual (pplug-swapped-history) runs
+    the pplug plug of this comparison, trained once. The rules run on label tasks only (skipped with the reason
+    printed otherwise).
     """
     methods = [get_method(m) for m in COMPARE_METHODS] if methods is None else methods
     out = Path(out) if out else None
-    shelf = PlugShelf(stack, train_ex, out, checkpoint)
+    shelf = PlugShelf(stack, train_ex, out, checkpoint, auto)
     rows: list[dict] = []
     for method in methods:
         if method.name == "lora-per-user":
@@ -171,14 +176,18 @@ def _lora_rows(stack: Stack, dev_ex: list[Example], rows: list[dict], progress: 
     return [row]
 
 
-def reusable(folder: Path, cfg: PPlugConfig, method: str) -> bool:
-    """Whether folder holds a plug trained as this method with the same training fields of the config."""
+def reusable(folder: Path, cfg: PPlugConfig, method: str, auto: AutoLength | None = None) -> bool:
+    """Whether folder holds a plug trained as this method with the same training fields of the config, and
+    with the same kind of length: a fixed epoch count, or chosen on validation users (auto)."""
     try:
         info = read_plug_config(folder)
         saved = PPlugConfig.from_dict(info["config"]).training_fields()
     except (FileNotFoundError, InputError):  # no checkpoint, or one this version cannot read: train anew
         return False
-    return saved == cfg.training_fields() and trained_as(info) == method
+    if auto is not None:
+        cfg = cfg.replace(epochs=auto.max_epochs)  # train saves an automatic run's config with its epoch cap
+    same_length = info.get("length", "epochs") == ("auto" if auto is not None else "epochs")
+    return saved == cfg.training_fields() and trained_as(info) == method and same_length
 
 
 def write_report(rows: list[dict], out: Path) -> None:

@@ -455,7 +455,8 @@ def _save(run: _Run, step: int, seconds: float, last_state: dict | None = None) 
         rest["monitor"], best = monitor.state_dict()
     # One folder, replaced as a whole: a kill leaves the previous save or this one, never a mix.
     with atomic_dir(run.out_dir) as tmp:
-        info = {"hide_history": run.hide_history, "steps": step, "train_seconds": round(seconds, 2)}
+        length = "auto" if run.monitor is not None else "epochs"  # compare reuses a plug of the same kind only
+        info = {"hide_history": run.hide_history, "steps": step, "train_seconds": round(seconds, 2), "length": length}
         run.raw_plug.write(tmp, meta={**run.meta, **info})
         state = last_state or run.raw_plug.trainable_state_dict()
         write_training_state(tmp, state, run.optimizer.state_dict(), rest, best)

@@ -82,3 +82,26 @@ def test_bad_seeds_are_one_line_and_exit_2(tiny_models, tmp_path: Path, capsys, 
     assert len(lines) == 1 and lines[0].startswith("error:") and captured.out == ""
     assert all(f in lines[0] for f in fragments), lines[0]
     assert not tiny_models and not (tmp_path / "c").exists()  # refused before any model loads
+
+
+def test_compare_with_cpu_auto_chooses_each_plugs_length_and_reuses_only_a_plug_of_that_kind(
+    tiny_models, tmp_path: Path, capsys
+) -> None:
+    from minipplug.model.plug import read_plug_config
+
+    out = tmp_path / "cmp"
+    sizes = ["--max-train-examples", "16", "--max-dev-examples", "4", "--batch-size", "4", "--quiet"]
+    auto = ["compare", "--preset", "cpu-auto", "--methods", "pplug", "--max-epochs", "2", *sizes, "--out", str(out)]
+    plug = out / "plugs" / "pplug"
+    assert main(auto) == 0
+    assert "length: chosen on validation users" in capsys.readouterr().out
+    info = read_plug_config(plug)
+    # Trained as train trains cpu-auto: validation users held out, the epoch cap in place of the config's epochs.
+    assert info["length"] == "auto" and info["config"]["epochs"] == 2.0
+    first = (plug / "plug.safetensors").stat().st_mtime_ns
+    assert main(auto) == 0  # the same command again: the plug of the same kind is reused, not retrained
+    assert (plug / "plug.safetensors").stat().st_mtime_ns == first
+    fixed = [*auto, "--epochs", "2"]  # the same epochs, fixed: an automatic plug is not reused for it
+    assert main(fixed) == 0
+    assert "length: 2 epochs (given), no validation split" in capsys.readouterr().out
+    assert read_plug_config(plug)["length"] == "epochs"

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from minipplug.cli.app import build_parser
-from minipplug.cli.args import run_config
-from minipplug.cli.model_commands import auto_length
+from minipplug.cli.args import auto_length, run_config
 from minipplug.config import PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
