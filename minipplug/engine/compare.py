@@ -165,7 +165,7 @@ def _lora_rows(stack: Stack, dev_ex: list[Example], rows: list[dict], progress: 
         if progress:
             print(f"lora-per-user: skipped ({task.name} profiles hold no input/output pairs to fine-tune on)")
         return []
-    row = lora_per_user_row(stack.plm, dev_ex, task)
+    row = lora_per_user_row(stack.plm, dev_ex, task, seed=stack.cfg.seed)  # each training seed, its own adapters
     key = metric_keys(task)[0]
     golds = {e.id: e.target for e in dev_ex if e.id in row["_answers"]}
     for r in rows:

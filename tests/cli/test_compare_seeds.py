@@ -105,3 +105,20 @@ def test_compare_with_cpu_auto_chooses_each_plugs_length_and_reuses_only_a_plug_
     assert main(fixed) == 0
     assert "length: 2 epochs (given), no validation split" in capsys.readouterr().out
     assert read_plug_config(plug)["length"] == "epochs"
+
+
+def test_compare_seeds_trains_each_seeds_lora_adapters_with_that_seed(tiny_models, tmp_path: Path, monkeypatch) -> None:
+    from minipplug.engine import lora_per_user
+
+    seen = []
+    real = lora_per_user.train_user_lora
+
+    def spy(plm, pairs, **kwargs):
+        seen.append(kwargs["seed"])
+        return real(plm, pairs, **{**kwargs, "epochs": 1})
+
+    monkeypatch.setattr(lora_per_user, "train_user_lora", spy)
+    sizes = ["--max-train-examples", "8", "--max-dev-examples", "6", "--epochs", "1", "--batch-size", "4", "--quiet"]
+    out = str(tmp_path / "cmp")
+    assert main(["compare", "--seeds", "3", "1", "--methods", "pplug", "lora-per-user", *sizes, "--out", out]) == 0
+    assert seen and set(seen) == {3, 1} and seen == sorted(seen, reverse=True)  # seed 3's users first, then seed 1's
