@@ -27,7 +27,7 @@ from ..lamp.tasks import TaskSpec, get_task
 
 # The recipe of the offline small models (the 135M LLM and MiniLM): train's default, cpu-auto, at a fixed length
 # (a notebook has no time for validation checks), its learning rate decaying to zero over that length. 1.5 epochs
-# (68 steps: ~5 minutes per plug in fp32 on 2 AVX2 cores, 84 s in bf16 on 2 cores with AMX) reached 0.900 (fp32)
+# (68 steps: ~5 minutes per plug in fp32 on 2 AVX2 cores, 74-84 s in bf16 on 2 cores with AMX) reached 0.900 (fp32)
 # and 0.850 (bf16) on the dev set against 0.150 and 0.100 for its no-history control; 3 epochs took twice the steps
 # for 0.917 (bf16, one run each). The gpu profile trains 8.
 SMALL_MODELS_PRESET = "cpu-auto"
