@@ -85,6 +85,8 @@ RECIPES = {
         **PRESETS["cpu-auto"].fields,
         "soft_position": "input",
     },  # the same, soft tokens right before the input
+    "cpu-auto-encoder": {**PRESETS["cpu-auto"].fields, "train_input_encoder": True},  # Enc_input trained (paper)
+    "cpu-auto-tau1": {**PRESETS["cpu-auto"].fields, "temperature": 1.0},  # attention without temperature (paper)
 }
 SHOWN = ("soft_position", "temperature", "lr", "train_input_encoder", "precision")  # the config fields a row shows
 

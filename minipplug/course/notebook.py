@@ -26,12 +26,13 @@ from ..lamp.data import Example, load_examples, spread
 from ..lamp.tasks import TaskSpec, get_task
 
 # The recipe of the offline small models (the 135M LLM and MiniLM): train's default, cpu-auto, at a fixed length
-# (a notebook has no time for validation checks), its learning rate decaying to zero over that length. 1.5 epochs
-# (68 steps: ~5 minutes per plug in fp32 on 2 AVX2 cores, 74-84 s in bf16 on 2 cores with AMX) reached 0.900 (fp32)
-# and 0.850 (bf16) on the dev set against 0.150 and 0.100 for its no-history control; 3 epochs took twice the steps
-# for 0.917 (bf16, one run each). The gpu profile trains 8.
+# (a notebook has no time for validation checks), its learning rate decaying to zero over that length. Measured on
+# lamp2_tags' 120 dev questions: 1.5 epochs (68 steps) gave 0.475-0.942 in bf16 autocast (seeds 0-2, thread
+# counts, caches) and 0.792-0.900 in fp32 (seeds 0-2); 3 epochs in bf16 gave 0.917 / 0.958 / 0.958 (seeds 0-2).
+# bf16 trains 3 (135 steps, ~2.5 minutes a plug on 2 cores with AMX); fp32 keeps 1.5, as its step is ~5x slower
+# (~5 minutes a plug on 2 AVX2 cores). The gpu profile trains 8.
 SMALL_MODELS_PRESET = "cpu-auto"
-NOTEBOOK_EPOCHS = 1.5
+NOTEBOOK_EPOCHS = {"no": 1.5, "bf16": 3.0, "fp16": 3.0}  # keyed by the precision pick_precision resolves
 # Notebook 04's rows in the fast profile: every family, both controls, the paper's retrieval baselines at the
 # README's k (4 items), on 30 dev questions (every question would add ~5 minutes to CI: section 5 has them all).
 FAST_METHODS = (
@@ -53,13 +54,18 @@ class NotebookProfile:
     preset: str
     data: str  # "sample": a bundled LaMP-format sample; "lamp": real LaMP, downloaded (needs internet)
     overrides: dict = field(default_factory=dict)
+    epochs_by_precision: dict[str, float] = field(default_factory=dict)  # fp32 is "no", as in pick_precision
     compare_methods: tuple[str, ...] = ALL_BUT_LORA
     compare_dev: int = 0  # dev questions notebook 04 scores every method on (0: all)
 
 
 PROFILES: dict[str, NotebookProfile] = {
     "fast": NotebookProfile(
-        SMALL_MODELS_PRESET, "sample", dict(epochs=NOTEBOOK_EPOCHS), compare_methods=FAST_METHODS, compare_dev=30
+        SMALL_MODELS_PRESET,
+        "sample",
+        epochs_by_precision=NOTEBOOK_EPOCHS,
+        compare_methods=FAST_METHODS,
+        compare_dev=30,
     ),
     "gpu": NotebookProfile(SMALL_MODELS_PRESET, "sample", overrides=dict(precision="auto", epochs=8.0)),
     "paper": NotebookProfile("paper", "lamp"),
@@ -139,6 +145,10 @@ def get_settings(profile: str | None = None, seed: int = 0) -> RunSettings:
         )
     p = PROFILES[name]
     cfg = PPlugConfig.preset(p.preset, **p.overrides, seed=seed)
+    if p.epochs_by_precision:
+        from ..engine.train import pick_precision
+
+        cfg = cfg.replace(epochs=p.epochs_by_precision[pick_precision(cfg)])
     methods = tuple(get_method(m) for m in p.compare_methods)
     return RunSettings(profile=name, cfg=cfg, data=p.data, compare_methods=methods, compare_dev=p.compare_dev)
 

@@ -15,12 +15,16 @@ from minipplug.lamp.data import Example
 from minipplug.lamp.tasks import get_task
 
 
-def test_fast_is_the_small_models_preset_on_the_whole_sample(monkeypatch):
+@pytest.mark.parametrize("precision, epochs", [("no", 1.5), ("bf16", 3.0)])
+def test_fast_is_the_small_models_preset_on_the_whole_sample(monkeypatch, precision, epochs):
+    import minipplug.engine.train as engine_train
+
     monkeypatch.delenv("MINIPPLUG_PROFILE", raising=False)
+    monkeypatch.setattr(engine_train, "pick_precision", lambda cfg: precision)  # fp32 is "no", as accelerate says
     s = get_settings("fast")
     assert s.profile == "fast" and s.data == "sample" and s.sample == "lamp2_tags"
-    # The fast profile is train's default recipe (cpu-auto, as the demo) at a fixed 1.5 epochs, on all the data.
-    want = PPlugConfig.preset("cpu-auto", epochs=1.5)
+    # train's default recipe (cpu-auto, as the demo) at a fixed length on all the data: bf16 needs twice fp32's.
+    want = PPlugConfig.preset("cpu-auto", epochs=epochs)
     assert s.cfg.training_fields() == want.training_fields() and want.max_train_examples == 0
     names = {m.name for m in s.compare_methods}
     assert {"pplug", "pplug-no-history", "pplug-swapped-history", "non-personalized"} <= names
