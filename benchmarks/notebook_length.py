@@ -23,17 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import minipplug as mp  # noqa: E402
-from minipplug.course.notebook import get_settings  # noqa: E402
-from minipplug.engine.stack import apply_threads  # noqa: E402
+from minipplug.config import PPlugConfig  # noqa: E402
+from minipplug.course.notebook import RunSettings, get_settings  # noqa: E402
+from minipplug.engine.stack import Stack, apply_threads  # noqa: E402
 from minipplug.engine.train import cpu_has_bf16, pick_precision  # noqa: E402
+
+PRECISION = {"no": "fp32", "bf16": "bf16", "fp16": "fp16"}  # accelerate's names, as the rows say them
 
 
 def machine(threads: int) -> str:
     """The CPU: architecture, cores, whether it computes bf16 natively, torch threads."""
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, native bf16: {cpu_has_bf16()}, {threads} torch threads"
+    plural = "s" if threads != 1 else ""
+    bf16 = cpu_has_bf16()
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores, native bf16: {bf16}, {threads} torch thread{plural}"
 
 
-def measure(stack, settings, cfg) -> dict:
+def measure(stack: Stack, settings: RunSettings, cfg: PPlugConfig) -> dict:
     """Train one plug with cfg on the whole training split; its dev accuracy with own and swapped histories."""
     train_ex, dev_ex = settings.examples("train"), settings.examples("dev")
     t0 = time.perf_counter()
@@ -61,7 +66,7 @@ def main() -> None:
         for seed in args.seeds:
             cfg = settings.cfg.replace(epochs=epochs, seed=seed, precision=args.precision)
             stack.cfg = cfg  # the stack's frozen models do not depend on these fields
-            row = {"epochs": epochs, "seed": seed, "precision": {"no": "fp32"}.get(pick_precision(cfg), "bf16")}
+            row = {"epochs": epochs, "seed": seed, "precision": PRECISION[pick_precision(cfg)]}
             row |= measure(stack, settings, cfg)
             row |= {"sample": settings.sample, "threads": threads, "machine": machine(threads)}
             row |= {"date": datetime.date.today().isoformat()}

@@ -26,11 +26,12 @@ from ..lamp.data import Example, load_examples, spread
 from ..lamp.tasks import TaskSpec, get_task
 
 # The recipe of the offline small models (the 135M LLM and MiniLM): train's default, cpu-auto, at a fixed length
-# (a notebook has no time for validation checks), its learning rate decaying to zero over that length. Measured on
-# lamp2_tags' 120 dev questions: 1.5 epochs (68 steps) gave 0.475-0.942 in bf16 autocast (seeds 0-2, thread
-# counts, caches) and 0.792-0.900 in fp32 (seeds 0-2); 3 epochs in bf16 gave 0.917 / 0.958 / 0.958 (seeds 0-2).
-# bf16 trains 3 (135 steps, ~2.5 minutes a plug on 2 cores with AMX); fp32 keeps 1.5, as its step is ~5x slower
-# (~5 minutes a plug on 2 AVX2 cores). The gpu profile trains 8.
+# (a notebook has no time for validation checks), its learning rate decaying to zero over that length. On
+# lamp2_tags' 120 dev questions, 1.5 epochs (68 steps) moved with float noise in bf16 autocast: 0.675 / 0.867 /
+# 0.942 on seeds 0-2 (the seeds runs), 0.850 and 0.475 for seed 0 at 2 threads and on a fresh clone; 3 epochs (135
+# steps) gave 0.917 / 0.958 / 0.958 (benchmarks/results/notebook_length.jsonl). In fp32, 1.5 epochs gave 0.900 /
+# 0.792 / 0.875; fp32 keeps that length because its step costs 3.4x bf16's on a CPU with AMX (5.0-5.4 s against
+# 1.5 s at 1 thread) and more on CPUs without bf16. fp16 (older GPUs) takes bf16's length. The gpu profile trains 8.
 SMALL_MODELS_PRESET = "cpu-auto"
 NOTEBOOK_EPOCHS = {"no": 1.5, "bf16": 3.0, "fp16": 3.0}  # keyed by the precision pick_precision resolves
 # Notebook 04's rows in the fast profile: every family, both controls, the paper's retrieval baselines at the
@@ -145,7 +146,7 @@ def get_settings(profile: str | None = None, seed: int = 0) -> RunSettings:
         )
     p = PROFILES[name]
     cfg = PPlugConfig.preset(p.preset, **p.overrides, seed=seed)
-    if p.epochs_by_precision:
+    if p.epochs_by_precision:  # asks torch what this machine computes natively, as setup() prints it
         from ..engine.train import pick_precision
 
         cfg = cfg.replace(epochs=p.epochs_by_precision[pick_precision(cfg)])

@@ -15,7 +15,7 @@ from minipplug.lamp.data import Example
 from minipplug.lamp.tasks import get_task
 
 
-@pytest.mark.parametrize("precision, epochs", [("no", 1.5), ("bf16", 3.0)])
+@pytest.mark.parametrize("precision, epochs", [("no", 1.5), ("bf16", 3.0), ("fp16", 3.0)])
 def test_fast_is_the_small_models_preset_on_the_whole_sample(monkeypatch, precision, epochs):
     import minipplug.engine.train as engine_train
 
