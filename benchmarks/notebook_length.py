@@ -27,6 +27,7 @@ from minipplug.config import PPlugConfig  # noqa: E402
 from minipplug.course.notebook import RunSettings, get_settings  # noqa: E402
 from minipplug.engine.stack import Stack, apply_threads  # noqa: E402
 from minipplug.engine.train import cpu_has_bf16, pick_precision  # noqa: E402
+from minipplug.lamp.data import Example  # noqa: E402
 
 PRECISION = {"no": "fp32", "bf16": "bf16", "fp16": "fp16"}  # accelerate's names, as the rows say them
 
@@ -38,9 +39,10 @@ def machine(threads: int) -> str:
     return f"{platform.machine()} CPU, {os.cpu_count()} cores, native bf16: {bf16}, {threads} torch thread{plural}"
 
 
-def measure(stack: Stack, settings: RunSettings, cfg: PPlugConfig) -> dict:
-    """Train one plug with cfg on the whole training split; its dev accuracy with own and swapped histories."""
-    train_ex, dev_ex = settings.examples("train"), settings.examples("dev")
+def measure(
+    stack: Stack, settings: RunSettings, cfg: PPlugConfig, train_ex: list[Example], dev_ex: list[Example]
+) -> dict:
+    """Train one plug with cfg on train_ex; its accuracy on dev_ex with own and swapped histories."""
     t0 = time.perf_counter()
     plug = mp.train(stack, train_ex, None, "pplug", cfg=cfg).plug.eval()
     seconds = time.perf_counter() - t0
@@ -62,12 +64,13 @@ def main() -> None:
     threads = apply_threads()
     settings = get_settings("fast")
     stack = mp.load_stack(settings.cfg)
+    train_ex, dev_ex = settings.examples("train"), settings.examples("dev")  # read once for every run
     for epochs in args.epochs:
         for seed in args.seeds:
             cfg = settings.cfg.replace(epochs=epochs, seed=seed, precision=args.precision)
             stack.cfg = cfg  # the stack's frozen models do not depend on these fields
             row = {"epochs": epochs, "seed": seed, "precision": PRECISION[pick_precision(cfg)]}
-            row |= measure(stack, settings, cfg)
+            row |= measure(stack, settings, cfg, train_ex, dev_ex)
             row |= {"sample": settings.sample, "threads": threads, "machine": machine(threads)}
             row |= {"date": datetime.date.today().isoformat()}
             print(json.dumps(row), flush=True)
