@@ -5,9 +5,12 @@ bf16 autocast: the step as it was (SDPA attention, a KV cache filled and thrown 
 call), without the cache, with bf16 copies of the block weights, with plain ("eager") attention, and with the
 blocks compiled (the step `minipplug train` now runs on a CPU with native bf16). For each: the median seconds
 of a step (forward and backward), the loss on the same batches, the ratio to the old step and the achieved
-GFLOP/s, beside the machine's own bf16 matmul rate measured in the same run. On a CPU without native bf16 the
-step is fp32 (as precision "auto" trains there): the old step, without the cache, with eager attention, with the
-blocks compiled (eager and SDPA attention), all in fp32, beside the machine's fp32 matmul rate. --profile adds
+GFLOP/s, beside the machine's own bf16 matmul rate measured in the same run, both on a 2048 x 2048 product and
+on the step's own matmuls alone (every block Linear's forward product and its backward to the inputs, at the
+step's ~1,000 tokens): the floor no step can go below here, and each step's share of it. On a CPU without
+native bf16 the step is fp32 (as precision "auto" trains there): the old step, without the cache, with eager
+attention, with the blocks compiled (eager and SDPA attention), all in fp32, beside the machine's fp32 matmul
+rate. --profile adds
 the top operators of the old and the last step (torch.profiler, self CPU time). With bf16, one validation check
 of the automatic length (the answer loss of 54 held-out questions, as `train` holds out 15% of this sample's
 users) in fp32, as it was, and on the bf16 block weights under autocast, as it is now: seconds, ratio, losses.
@@ -24,12 +27,13 @@ import json
 import platform
 import statistics
 import time
+from collections import Counter
 
 import torch
 import torch.nn.functional as F
 
 from minipplug.config import PPlugConfig
-from minipplug.engine.fast_step import FastFrozenLLM, can_compile
+from minipplug.engine.fast_step import FastFrozenLLM, can_compile, decoder_blocks
 from minipplug.engine.stack import load_stack, new_plug
 from minipplug.engine.train import dev_loss, pick_precision
 from minipplug.lamp.data import load_examples
@@ -63,15 +67,45 @@ def step_loss(stack, plug, batch, keep_cache: bool) -> torch.Tensor:
     return F.cross_entropy(logits[:, :-1].float().flatten(0, 1), labels[:, -K + 1 :].flatten(), ignore_index=-100)
 
 
-def flops_per_step(stack, batches) -> float:
-    """Forward + backward to the inputs through the frozen blocks: 4 x block parameters x padded tokens."""
-    n_block = sum(p.numel() for p in stack.plm.model.model.layers.parameters())
-    tokens = statistics.mean(
+def tokens_per_step(stack, batches) -> float:
+    """The padded tokens of a step's batch (soft tokens included), mean over the batches."""
+    return statistics.mean(
         len(b) * stack.plm.build([e.input for e in b], None, [e.target for e in b])["inputs_embeds"].shape[1]
         + len(b) * 8  # the 4 + 4 soft tokens of every prompt
         for b in batches
     )
-    return 4 * n_block * tokens
+
+
+def flops_per_step(stack, tokens: float) -> float:
+    """Forward + backward to the inputs through the frozen blocks: 4 x block parameters x padded tokens."""
+    return 4 * sum(p.numel() for p in stack.plm.model.model.layers.parameters()) * tokens
+
+
+def step_matmuls_seconds(model, tokens: float, dtype: torch.dtype, reps: int = 10) -> float:
+    """Seconds of the step's block matmuls alone, at its own shapes: for every Linear of the blocks, the forward
+    product (tokens x in) @ (in x out) and the backward one to the inputs (tokens x out) @ (out x in).
+
+    This is the step's floor on this machine: a step can lose time around its matmuls, never win it back.
+    """
+    shapes = Counter(
+        (m.in_features, m.out_features)
+        for block in decoder_blocks(model)
+        for m in block.modules()
+        if isinstance(m, torch.nn.Linear)
+    )
+    total = 0.0
+    for (n_in, n_out), count in shapes.items():
+        x, w, g = (
+            torch.randn(r, c, dtype=dtype) for r, c in [(int(tokens), n_in), (n_out, n_in), (int(tokens), n_out)]
+        )
+        for _ in range(3):  # warm-up
+            x @ w.T, g @ w
+        t = time.perf_counter()
+        for _ in range(reps):
+            x @ w.T
+            g @ w
+        total += count * (time.perf_counter() - t) / reps
+    return total
 
 
 def autocast(bf16: bool) -> torch.autocast:
@@ -138,8 +172,9 @@ def step_variants(model, bf16: bool) -> dict:
     }
 
 
-def summarise(rows: dict, flops: float, rate: float) -> dict:
-    """Per variant: seconds, ratio to the old step, GFLOP/s and its share of the matmul rate, first step, losses."""
+def summarise(rows: dict, flops: float, rate: float, floor: float) -> dict:
+    """Per variant: seconds, ratio to the old step, GFLOP/s, its share of the matmul rate (2048 x 2048) and of
+    the step's own matmuls alone (floor seconds), first step, losses."""
     old = rows[OLD]["seconds"]
     return {
         name: {
@@ -147,6 +182,7 @@ def summarise(rows: dict, flops: float, rate: float) -> dict:
             "speedup": round(old / r["seconds"], 2),
             "gflops": round(flops / r["seconds"] / 1e9),
             "share_of_matmul_rate": round(flops / r["seconds"] / 1e9 / rate, 2),
+            "share_of_own_matmuls": round(floor / r["seconds"], 2),
             "first_step_seconds": round(r["first_step_seconds"], 1),
             "losses": [round(x, 4) for x in r["losses"]],
         }
@@ -179,7 +215,8 @@ def main() -> None:
         "batch_size": cfg.batch_size,
         "matmul_gflops_before": round(matmul_gflops(dtype)),
     }
-    flops = flops_per_step(stack, batches)
+    tokens = tokens_per_step(stack, batches)
+    flops = flops_per_step(stack, tokens)
     rows = {}
     for name, (fast, keep_cache) in variants.items():
         rows[name] = time_variant(stack, start, batches, fast, keep_cache, args.steps, bf16)
@@ -187,7 +224,10 @@ def main() -> None:
     report["matmul_gflops_after"] = round(matmul_gflops(dtype))
     rate = (report["matmul_gflops_before"] + report["matmul_gflops_after"]) / 2
     report["gflop_per_step"] = round(flops / 1e9)
-    report["variants"] = summarise(rows, flops, rate)
+    # The step's matmuls alone, at its shapes (about 1,000 tokens x 576 or 1,536): what no step can beat here
+    floor = step_matmuls_seconds(stack.plm.model, tokens, dtype)
+    report["own_matmuls"] = {"tokens": round(tokens), "seconds": round(floor, 3), "gflops": round(flops / floor / 1e9)}
+    report["variants"] = summarise(rows, flops, rate, floor)
     if bf16:  # without bf16 a validation check runs the same fp32 pass either way
         report["validation_check"] = validation_report(stack, start, train_ex, variants[NEW][0])
     if args.profile:

@@ -87,8 +87,16 @@ RECIPES = {
     },  # the same, soft tokens right before the input
     "cpu-auto-encoder": {**PRESETS["cpu-auto"].fields, "train_input_encoder": True},  # Enc_input trained (paper)
     "cpu-auto-tau1": {**PRESETS["cpu-auto"].fields, "temperature": 1.0},  # attention without temperature (paper)
+    "cpu-auto-16user": {**PRESETS["cpu-auto"].fields, "n_user_tokens": 16},  # 16 user soft tokens instead of 4
 }
-SHOWN = ("soft_position", "temperature", "lr", "train_input_encoder", "precision")  # the config fields a row shows
+SHOWN = (
+    "soft_position",
+    "temperature",
+    "lr",
+    "train_input_encoder",
+    "n_user_tokens",
+    "precision",
+)  # the config fields a row shows
 
 
 def dataset_folder(name: str, data_dir: Path) -> Path:

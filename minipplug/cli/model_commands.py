@@ -155,7 +155,7 @@ def checkpoint_config(args: argparse.Namespace, method: Method) -> PPlugConfig:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ..engine.methods import get_method, method_examples
     from ..engine.predict import check_decoding, predict
-    from ..engine.report import result_row
+    from ..engine.report import answering_llm, result_row
     from ..engine.stack import load_stack, open_plug
 
     method = get_method(args.method)
@@ -177,6 +177,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(json.dumps(row, allow_nan=False))
     else:
         run = dict(decoding=args.decoding, batch_size=cfg.eval_batch_size, num_beams=cfg.num_beams)
+        run |= dict(bf16_llm=answering_llm(stack))  # as result_row answers
         prediction = predict(examples, task, stack.plm, plug=plug, hist=stack.hist, history=method.history, **run)
         answers = prediction.answers
     write_outputs(args.out, task, answers)

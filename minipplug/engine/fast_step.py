@@ -8,9 +8,9 @@ Three levers, for training under bf16 autocast on a CPU (docs/performance.md has
 - Each decoder block compiled (torch.compile) fuses the elementwise work around the matmuls (RMSNorm,
   rotary, the SiLU gate, residual adds) that eager mode runs op by op.
 
-They are engaged only inside a training step (`with fast.engaged():`), and the bf16 weights alone for the
-automatic length's validation checks (`engaged(step=False)`, under the same autocast); evaluation, the dev loss
-and checkpoints see the LLM exactly as it was loaded.
+They are engaged only inside a training step (`with fast.engaged():`), and the bf16 weights alone, under the
+same autocast, for the automatic length's validation checks and for answering (`engaged(step=False)`, where the
+run computes in bf16: report.answering_llm); the dev loss and checkpoints see the LLM exactly as it was loaded.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +16,7 @@ from ..lamp.tasks import TaskSpec
 from ..model.encoder import HistoryEncoder
 from ..model.injection import PPlugLM
 from ..model.plug import PersonaPlug, soft_tokens
+from .fast_step import FastFrozenLLM
 from .methods import History
 
 DECODINGS = ("generate", "rank")
@@ -40,6 +43,16 @@ def check_decoding(decoding: str, task: TaskSpec) -> None:
         raise InputError(f"--decoding rank needs a task with labels; {task.name} is a generation task")
 
 
+@contextlib.contextmanager
+def answering_precision(bf16_llm: FastFrozenLLM | None) -> Iterator[None]:
+    """The bf16 block weights under bf16 autocast for the duration (as the validation checks run), or fp32."""
+    if bf16_llm is None:
+        yield
+        return
+    with bf16_llm.engaged(step=False), torch.autocast("cpu", dtype=torch.bfloat16):
+        yield
+
+
 def encode_histories(plug: PersonaPlug, hist: HistoryEncoder, examples: list[Example], progress: bool) -> None:
     """Every history item once, before the batches, as training does: one cache write, not one per batch."""
     keep = getattr(plug, "module", plug).cfg.max_history  # plug may be wrapped for DDP
@@ -61,11 +74,13 @@ def predict(
     num_beams: int = 1,
     max_new_tokens: int | None = None,
     progress: bool = True,
+    bf16_llm: FastFrozenLLM | None = None,
 ) -> Prediction:
     """Answer every example: with soft tokens from the plug when one is given, else the frozen LLM alone.
 
     history: the plug reads the examples' histories (OWN; SWAPPED when the examples carry another user's),
-    or every history hidden (HIDDEN).
+    or every history hidden (HIDDEN). bf16_llm: answer on these bf16 block weights under bf16 autocast (a CPU
+    with native bf16, report.answering_llm); None: in fp32, as loaded.
     """
     from tqdm.auto import tqdm
 
@@ -78,17 +93,19 @@ def predict(
     answers, n_tokens = {}, 0
     t0 = time.perf_counter()
     desc = f"predicting ({'frozen LLM alone' if plug is None else READS[history]})"
-    for i in tqdm(range(0, len(examples), batch_size), desc=desc, disable=not progress, leave=False):
-        batch = examples[i : i + batch_size]
-        texts = [e.input for e in batch]
-        hide = history is History.HIDDEN
-        soft = None if plug is None else soft_tokens(plug, hist, batch, hide_history=hide)[0]  # (B, S, D)
-        if decoding == "rank":
-            out = plm.rank(texts, list(task.labels), soft)
-        else:
-            out = plm.generate(texts, soft, max_new_tokens or task.max_new_tokens, num_beams)
-        answers.update({e.id: a for e, a in zip(batch, out)})
-        n_tokens += sum(len(plm.prompt_ids(t)) for t in texts) + (0 if soft is None else soft.shape[1] * len(batch))
+    hide = history is History.HIDDEN
+    # Entered after encode_histories: the history vectors (cached on disk) stay fp32 whatever the answers run in.
+    with answering_precision(bf16_llm):
+        for i in tqdm(range(0, len(examples), batch_size), desc=desc, disable=not progress, leave=False):
+            batch = examples[i : i + batch_size]
+            texts = [e.input for e in batch]
+            soft = None if plug is None else soft_tokens(plug, hist, batch, hide_history=hide)[0]  # (B, S, D)
+            if decoding == "rank":
+                out = plm.rank(texts, list(task.labels), soft)
+            else:
+                out = plm.generate(texts, soft, max_new_tokens or task.max_new_tokens, num_beams)
+            answers.update({e.id: a for e, a in zip(batch, out)})
+            n_tokens += sum(len(plm.prompt_ids(t)) for t in texts) + (0 if soft is None else soft.shape[1] * len(batch))
     seconds = time.perf_counter() - t0
     return Prediction(answers, n_tokens / len(examples), seconds / len(examples))
 

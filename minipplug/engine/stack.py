@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -12,6 +12,7 @@ from ..lamp.tasks import TaskSpec, get_task
 from ..model.encoder import HistoryEncoder, SentenceEncoder
 from ..model.injection import PPlugLM, embedding_scale
 from ..model.plug import PersonaPlug, build_plug, load_plug
+from .fast_step import FastFrozenLLM
 from .loading import load_encoder, load_llm
 
 
@@ -23,6 +24,7 @@ class Stack:
     plm: PPlugLM
     encoder: SentenceEncoder
     hist: HistoryEncoder
+    bf16_llm: FastFrozenLLM | None = field(default=None, repr=False)  # made on first use by report.answering_llm
 
     @property
     def task(self) -> TaskSpec:

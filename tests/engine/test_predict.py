@@ -145,3 +145,52 @@ def test_packed_label_ranking_scores_each_label_as_if_it_alone_followed_the_prom
     )
     assert torch.allclose(got.double(), want, atol=1e-4), (got.double() - want).abs().max()
     assert answers == [labels[int(i)] for i in want.argmax(-1)]
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_answers_run_on_bf16_block_weights_exactly_where_the_run_computes_in_bf16(plm, precision):
+    """result_row answers on the LLM's bf16 block weights under bf16 autocast when the run's precision resolves
+    to bf16 on a CPU, in fp32 as loaded otherwise; seen from inside the LLM's forward, and the loaded LLM after."""
+    from minipplug.engine.methods import METHODS
+    from minipplug.engine.report import answering_llm, result_row
+    from minipplug.engine.stack import Stack
+
+    cfg = tiny.tiny_config(precision=precision)
+    plug, hist = setup_plug(cfg, plm)
+    stack = Stack(cfg, plm, hist.encoder, hist)
+    linear = plm.model.model.layers[0].mlp.down_proj
+    loaded = linear.weight
+    seen = []
+    hook = linear.register_forward_pre_hook(
+        lambda m, args: seen.append((m.weight.dtype, torch.is_autocast_enabled("cpu")))
+    )
+    try:
+        result_row(stack, tiny.tiny_examples()[:3], METHODS["pplug"], plug=plug, decoding="rank", progress=False)
+    finally:
+        hook.remove()
+    want = (torch.bfloat16, True) if precision == "bf16" else (torch.float32, False)
+    assert seen and set(seen) == {want}
+    assert linear.weight is loaded and not torch.is_autocast_enabled("cpu")  # the LLM as loaded, after
+    assert (answering_llm(stack) is answering_llm(stack)) if precision == "bf16" else answering_llm(stack) is None
+
+
+@pytest.mark.slow
+def test_bf16_answers_agree_with_fp32_on_the_sample(notebook_plug):
+    """On the bundled sample with the real models and the notebooks' trained plug, the plug's label ranking on the
+    bf16 block weights under autocast picks the tags fp32 picks (a choice among 15 tags, not free text)."""
+    from minipplug.course.notebook import get_settings
+    from minipplug.engine.fast_step import FastFrozenLLM
+    from minipplug.engine.predict import predict
+    from minipplug.engine.stack import load_stack, open_plug
+    from minipplug.lamp.data import load_examples, spread
+    from minipplug.lamp.samples import sample_paths
+
+    stack = load_stack(get_settings(seed=0).cfg, torch.device("cpu"))
+    plug = open_plug(stack, notebook_plug).eval()
+    paths = sample_paths("lamp2_tags")
+    examples = spread(load_examples(stack.task, paths["dev_questions"], paths["dev_outputs"]), 24)
+    run = dict(plug=plug, hist=stack.hist, decoding="rank", batch_size=8, progress=False)
+    fp32 = predict(examples, stack.task, stack.plm, **run)
+    bf16 = predict(examples, stack.task, stack.plm, bf16_llm=FastFrozenLLM(stack.plm.model, True, False), **run)
+    assert bf16.answers == fp32.answers
+    assert len(set(fp32.answers.values())) > 5  # a real choice per user, not one label everywhere
