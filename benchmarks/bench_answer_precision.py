@@ -74,8 +74,14 @@ def main() -> None:
             gold = {e.id: e.target for e in examples}
             accuracy = lambda answers: round(sum(answers[k] == gold[k] for k in gold) / len(gold), 4)  # noqa: E731
             row = {
+                "run": "answers in fp32 and on bf16 block weights, every lamp2_tags dev question",
                 "date": datetime.date.today().isoformat(),
+                "command": f"python benchmarks/bench_answer_precision.py --threads {args.threads}",
+                "seed": 0,
+                "threads": args.threads,
                 "machine": machine,
+                "source": "measured",
+                "note": "notebook 03's plug and no-history control; seconds side by side in one process",
                 "method": name,
                 "decoding": decoding,
                 "questions": len(examples),

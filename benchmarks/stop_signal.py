@@ -87,9 +87,7 @@ def learning_curve(name: str, data_dir: Path, threads: int) -> dict:
 
     stopping_signal, monitor.metric = monitor.metric, metric
     t = time.perf_counter()
-    result = _train_plug(
-        cfg.replace(epochs=auto.max_epochs), new_plug(stack, cfg), stack.plm, stack.hist, fit, monitor=monitor
-    )
+    _train_plug(cfg.replace(epochs=auto.max_epochs), new_plug(stack, cfg), stack.plm, stack.hist, fit, monitor=monitor)
     steps = [c[0] for c in monitor.checks]
     return {
         "dataset": name,

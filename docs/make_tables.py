@@ -394,6 +394,7 @@ def tables() -> dict[str, str]:
         "precision": run_sections(rows["precision"], PRECISION, "no run recorded"),
         "batched_generation": run_sections(rows["batched_generation"], batched_generation_table, "no run recorded"),
         "label_ranking": run_sections(rows["label_ranking"], label_ranking_table, "no run recorded"),
+        "answer_precision": run_sections(rows["answer_precision"], ANSWER_PRECISION, "no run recorded"),
         "scale": scale_tables(json.loads((RESULTS / "scale.json").read_text(encoding="utf-8"))),
         "samples": samples_table(),
         "seeds": seeds_page(seed_summaries()),
@@ -413,9 +414,22 @@ RESULT_FILES = (
     "precision",
     "batched_generation",
     "label_ranking",
+    "answer_precision",
 )
 PERSONALIZATION = simple_table(
     [("history the plug reads", "history", 0), ("dev accuracy", "accuracy", 3), ("training s", "train_seconds", 0)]
+)
+ANSWER_PRECISION = simple_table(
+    [
+        ("method", "method", 0),
+        ("decoding", "decoding", 0),
+        ("fp32: s/question", "fp32_seconds_per_question", 3),
+        ("bf16: s/question", "bf16_seconds_per_question", 3),
+        ("speed-up", "speedup", 2),
+        ("fp32 accuracy", "fp32_accuracy", 3),
+        ("bf16 accuracy", "bf16_accuracy", 3),
+        ("same answers (of 120)", "same_answers", 0),
+    ]
 )
 CPU_SWEEP = simple_table([("run (45 steps, batch 8, seed 0)", "change", 0), ("dev accuracy", "accuracy", 3)])
 PRECISION = simple_table(
