@@ -7,7 +7,7 @@ blocks compiled (the step `minipplug train` now runs on a CPU with native bf16).
 of a step (forward and backward), the loss on the same batches, the ratio to the old step and the achieved
 GFLOP/s, beside the machine's own bf16 matmul rate measured in the same run, both on a 2048 x 2048 product and
 on the step's own matmuls alone (every block Linear's forward product and its backward to the inputs, at the
-step's ~1,000 tokens): the floor no step can go below here, and each step's share of it. On a CPU without
+step's ~1,100 tokens): what those matmuls cost alone here, and each step's share of that. On a CPU without
 native bf16 the step is fp32 (as precision "auto" trains there): the old step, without the cache, with eager
 attention, with the blocks compiled (eager and SDPA attention), all in fp32, beside the machine's fp32 matmul
 rate. --profile adds
@@ -85,7 +85,7 @@ def step_matmuls_seconds(model, tokens: float, dtype: torch.dtype, reps: int = 1
     """Seconds of the step's block matmuls alone, at its own shapes: for every Linear of the blocks, the forward
     product (tokens x in) @ (in x out) and the backward one to the inputs (tokens x out) @ (out x in).
 
-    This is the step's floor on this machine: a step can lose time around its matmuls, never win it back.
+    What the step's own matmul work costs here in isolation: the time left for everything around it is the rest.
     """
     shapes = Counter(
         (m.in_features, m.out_features)
@@ -224,7 +224,7 @@ def main() -> None:
     report["matmul_gflops_after"] = round(matmul_gflops(dtype))
     rate = (report["matmul_gflops_before"] + report["matmul_gflops_after"]) / 2
     report["gflop_per_step"] = round(flops / 1e9)
-    # The step's matmuls alone, at its shapes (about 1,000 tokens x 576 or 1,536): what no step can beat here
+    # The step's matmuls alone, at its shapes (about 1,100 tokens x 576 or 1,536), timed outside the step
     floor = step_matmuls_seconds(stack.plm.model, tokens, dtype)
     report["own_matmuls"] = {"tokens": round(tokens), "seconds": round(floor, 3), "gflops": round(flops / floor / 1e9)}
     report["variants"] = summarise(rows, flops, rate, floor)

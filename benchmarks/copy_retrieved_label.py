@@ -14,6 +14,9 @@ instead of the bundled samples, and also the majority label of the top 4 retriev
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -37,6 +40,7 @@ def copy_label(examples, spec, retriever: str, k: int, hist) -> dict[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--heldout", help="a held-out LaMP_2 design (heldout.py) instead of the bundled samples")
+    ap.add_argument("--out", help="append one JSON line per row to this file")
     args = ap.parse_args()
     tok, model, pooling = load_encoder(DEFAULT_ENCODER)
     hist = HistoryEncoder(SentenceEncoder(tok, model, pooling), DEFAULT_ENCODER)  # no disk cache: a read-only script
@@ -62,6 +66,11 @@ def main() -> None:
                     f"the label of the top-1 {retriever} item" if k == 1 else f"the top-{k} {retriever} items' majority"
                 )
                 print(f"{task} ({len(dev)} dev questions), copy {what}: {metrics}")
+                if args.out:
+                    row = {"date": datetime.date.today().isoformat(), "command": " ".join(["python", *sys.argv])}
+                    row |= {"data": args.heldout or spec.sample, "questions": len(dev), "retriever": retriever, "k": k}
+                    with open(args.out, "a") as f:
+                        f.write(json.dumps(row | {"source": "measured"} | metrics) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ the quantity that stops training beside the one that is reported, on a design wh
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
 import tempfile
@@ -46,6 +47,7 @@ def answer_stats(plug, stack, examples, labels: list[str], batch_size: int = 16)
         gold = labels_ids[:, 1:]  # (B, T-1): position t predicts token t+1
         nll = F.cross_entropy(logits.transpose(1, 2), gold, ignore_index=-100, reduction="none")  # (B, T-1)
         is_answer = gold != -100
+        assert bool(is_answer.any(-1).all()), "every question has answer tokens"  # argmax would pick position 0
         first_pos = is_answer.int().argmax(-1)  # (B,) the first answer token of each row
         rows = torch.arange(len(chunk))
         first += float(nll[rows, first_pos].sum())
@@ -91,6 +93,9 @@ def learning_curve(name: str, data_dir: Path, threads: int) -> dict:
     steps = [c[0] for c in monitor.checks]
     return {
         "dataset": name,
+        "date": datetime.date.today().isoformat(),
+        "command": f"python benchmarks/stop_signal.py --threads {threads} --datasets {name}",
+        "source": "measured",
         "recipe": "cpu-auto",
         "machine": f"{platform.machine()}, {threads} torch threads, precision {pick_precision(cfg)}",
         "validation_questions": len(val),

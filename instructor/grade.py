@@ -112,11 +112,27 @@ def _child(submission: str, autograder: str, cell_timeout: int, out: str) -> Non
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # quiet: otter's and the kernel's own output (the gradebook says what matters)
     os.dup2(devnull, 2)
-    try:
-        result = grade_one(Path(submission), Path(autograder), cell_timeout)
-    except Exception as e:  # e.g. not a notebook: this submission gets an error row, the others go on
-        result = {"error": f"{type(e).__name__}: {e}"[:300]}
-    Path(out).write_text(json.dumps(result))
+    Path(out).write_text(json.dumps(grade_with_retry(Path(submission), Path(autograder), cell_timeout)))
+
+
+KERNEL_DIED = "Kernel died before replying to kernel_info"
+
+
+def grade_with_retry(submission: Path, autograder: Path, cell_timeout: int, grade=grade_one) -> dict:
+    """grade(...)'s result, or {"error": ...}; a kernel that dies while starting gets one more try.
+
+    Kernels started side by side (-j) on a busy machine can die before their first reply (seen once in a test run
+    of three; the submission had not run a cell yet), which says nothing about the submission.
+    """
+    error = {}
+    for _ in range(2):
+        try:
+            return grade(submission, autograder, cell_timeout)
+        except Exception as e:  # e.g. not a notebook: this submission gets an error row, the others go on
+            error = {"error": f"{type(e).__name__}: {e}"[:300]}
+            if KERNEL_DIED not in str(e):
+                break
+    return error
 
 
 def _result(out: Path, exitcode: int | None, seconds: float) -> dict:

@@ -565,3 +565,36 @@ def test_the_tests_stop_a_function_that_never_returns():
     assert time.monotonic() - start < 5
     with pytest.raises(AssertionError, match="blank stub"):
         support.call(lambda: (_ for _ in ()).throw(NotImplementedError))
+
+
+def test_a_kernel_that_dies_while_starting_gets_one_more_try_and_other_errors_none(tmp_path):
+    calls = []
+
+    def flaky(submission, autograder, cell_timeout):
+        calls.append(submission)
+        if len(calls) == 1:
+            raise RuntimeError(f"{grade.KERNEL_DIED} (3 s)")
+        return {"scores": {"q1": 1.0}, "total": 1.0, "possible": 1.0, "checks": []}
+
+    assert grade.grade_with_retry(tmp_path / "a.ipynb", tmp_path / "ag.zip", 60, grade=flaky)["total"] == 1.0
+    assert len(calls) == 2
+
+    def always_dies(submission, autograder, cell_timeout):
+        calls.append(submission)
+        raise RuntimeError(grade.KERNEL_DIED)
+
+    calls.clear()
+    assert grade.grade_with_retry(tmp_path / "a.ipynb", tmp_path / "ag.zip", 60, grade=always_dies)["error"].startswith(
+        "RuntimeError: Kernel died"
+    )
+    assert len(calls) == 2  # two tries, then an error row
+
+    def not_a_notebook(submission, autograder, cell_timeout):
+        calls.append(submission)
+        raise ValueError("not a notebook")
+
+    calls.clear()
+    assert grade.grade_with_retry(tmp_path / "a.ipynb", tmp_path / "ag.zip", 60, grade=not_a_notebook) == {
+        "error": "ValueError: not a notebook"
+    }
+    assert len(calls) == 1  # the submission's own fault: no second try

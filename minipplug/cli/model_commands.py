@@ -176,8 +176,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         answers = row.pop("_answers")
         print(json.dumps(row, allow_nan=False))
     else:
+        # bf16_llm: the same precision as result_row's answers, so outputs do not depend on whether golds came along
         run = dict(decoding=args.decoding, batch_size=cfg.eval_batch_size, num_beams=cfg.num_beams)
-        run |= dict(bf16_llm=answering_llm(stack))  # as result_row answers
+        run["bf16_llm"] = answering_llm(stack)
         prediction = predict(examples, task, stack.plm, plug=plug, hist=stack.hist, history=method.history, **run)
         answers = prediction.answers
     write_outputs(args.out, task, answers)

@@ -35,7 +35,9 @@ from ..lamp.tasks import TaskSpec, get_task
 SMALL_MODELS_PRESET = "cpu-auto"
 NOTEBOOK_EPOCHS = {"no": 1.5, "bf16": 3.0, "fp16": 3.0}  # keyed by the precision pick_precision resolves
 # Notebook 04's rows in the fast profile: every family, both controls, the paper's retrieval baselines at the
-# README's k (4 items), on every dev question (affordable since answers run on bf16 weights where the CPU has bf16).
+# README's k (4 items). On every dev question where answers run on bf16 weights (1.9-2.9x faster than fp32,
+# docs/performance.md); on 30 in fp32, which would take about 4x notebook 04's bf16 answering time for all 120.
+NOTEBOOK_COMPARE_DEV = {"no": 30, "bf16": 0, "fp16": 0}  # dev questions, keyed as NOTEBOOK_EPOCHS (0: all)
 FAST_METHODS = (
     "non-personalized",
     "bm25-k4",
@@ -57,7 +59,7 @@ class NotebookProfile:
     overrides: dict = field(default_factory=dict)
     epochs_by_precision: dict[str, float] = field(default_factory=dict)  # fp32 is "no", as in pick_precision
     compare_methods: tuple[str, ...] = ALL_BUT_LORA
-    compare_dev: int = 0  # dev questions notebook 04 scores every method on (0: all)
+    compare_dev_by_precision: dict[str, int] = field(default_factory=dict)  # notebook 04's dev questions (none: all)
 
 
 PROFILES: dict[str, NotebookProfile] = {
@@ -66,6 +68,7 @@ PROFILES: dict[str, NotebookProfile] = {
         "sample",
         epochs_by_precision=NOTEBOOK_EPOCHS,
         compare_methods=FAST_METHODS,
+        compare_dev_by_precision=NOTEBOOK_COMPARE_DEV,
     ),
     "gpu": NotebookProfile(SMALL_MODELS_PRESET, "sample", overrides=dict(precision="auto", epochs=8.0)),
     "paper": NotebookProfile("paper", "lamp"),
@@ -145,12 +148,16 @@ def get_settings(profile: str | None = None, seed: int = 0) -> RunSettings:
         )
     p = PROFILES[name]
     cfg = PPlugConfig.preset(p.preset, **p.overrides, seed=seed)
-    if p.epochs_by_precision:  # asks torch what this machine computes natively, as setup() prints it
+    compare_dev = 0
+    if p.epochs_by_precision or p.compare_dev_by_precision:  # asks torch what this machine computes natively
         from ..engine.train import pick_precision
 
-        cfg = cfg.replace(epochs=p.epochs_by_precision[pick_precision(cfg)])
+        precision = pick_precision(cfg)
+        if p.epochs_by_precision:
+            cfg = cfg.replace(epochs=p.epochs_by_precision[precision])
+        compare_dev = p.compare_dev_by_precision.get(precision, 0)
     methods = tuple(get_method(m) for m in p.compare_methods)
-    return RunSettings(profile=name, cfg=cfg, data=p.data, compare_methods=methods, compare_dev=p.compare_dev)
+    return RunSettings(profile=name, cfg=cfg, data=p.data, compare_methods=methods, compare_dev=compare_dev)
 
 
 def setup(seed: int = 0, profile: str | None = None) -> RunSettings:

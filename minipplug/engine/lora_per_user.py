@@ -89,7 +89,9 @@ def lora_per_user_row(
         t0 = time.perf_counter()
         user_plm = train_user_lora(plm, history_pairs(exs[0], task), **train_kwargs)
         train_s.append(time.perf_counter() - t0)
-        pred = predict(exs, task, user_plm, decoding=decoding, progress=False)  # no plug: the adapter personalizes
+        # No plug: the adapter personalizes. Answers in fp32: the adapter's merged weights differ per user, so no
+        # bf16 copy is kept, and seconds_per_example are fp32's where the PPlug rows beside it answer in bf16.
+        pred = predict(exs, task, user_plm, decoding=decoding, progress=False)
         answers.update(pred.answers)
         golds.update({e.id: e.target for e in exs})
         infer_s += pred.seconds_per_example * len(exs)

@@ -88,13 +88,16 @@ def predict(
     history = History(history)  # a plain string value names the same mode
     if plug is not None and hist is None:
         raise ValueError("a plug needs a history encoder (hist=...)")
+    if bf16_llm is not None and plm.device.type != "cpu":
+        raise ValueError("bf16_llm is for a CPU (its autocast is the CPU's); answer on a GPU without it")
     if plug is not None and history is not History.HIDDEN:
         encode_histories(plug, hist, examples, progress)
     answers, n_tokens = {}, 0
     t0 = time.perf_counter()
     desc = f"predicting ({'frozen LLM alone' if plug is None else READS[history]})"
     hide = history is History.HIDDEN
-    # Entered after encode_histories: the history vectors (cached on disk) stay fp32 whatever the answers run in.
+    # Entered after encode_histories, which encodes every item the batches read: the history vectors (cached on
+    # disk) stay fp32; the plug and its query encoder run under the autocast too, as in the validation checks.
     with answering_precision(bf16_llm):
         for i in tqdm(range(0, len(examples), batch_size), desc=desc, disable=not progress, leave=False):
             batch = examples[i : i + batch_size]

@@ -63,9 +63,9 @@ def answering_llm(stack: Stack) -> FastFrozenLLM | None:
     """The bf16 block weights to answer with where the run computes in bf16 on a CPU (precision auto on a CPU with
     native bf16, or bf16), made once per stack; None where answers are computed in fp32, as loaded.
 
-    Answers then run as training's validation checks do: 2-2.9x faster on such a CPU; on the bundled sample the
+    Answers then run as training's validation checks do: 1.9-2.9x faster on such a CPU; on the bundled sample the
     trained plug's answers were the same for 119-120 of 120 questions, its control's for 111-114 (near-ties), the
-    zero-shot LLM's free-text sentences for 98 (docs/performance.md).
+    zero-shot LLM's free-text sentences for 97-98 (docs/performance.md).
     """
     if pick_precision(stack.cfg) != "bf16" or stack.plm.device.type != "cpu":
         return None

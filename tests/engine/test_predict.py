@@ -171,13 +171,17 @@ def test_answers_run_on_bf16_block_weights_exactly_where_the_run_computes_in_bf1
     want = (torch.bfloat16, True) if precision == "bf16" else (torch.float32, False)
     assert seen and set(seen) == {want}
     assert linear.weight is loaded and not torch.is_autocast_enabled("cpu")  # the LLM as loaded, after
-    assert (answering_llm(stack) is answering_llm(stack)) if precision == "bf16" else answering_llm(stack) is None
+    if precision == "bf16":
+        assert answering_llm(stack) is answering_llm(stack)  # made once per stack
+    else:
+        assert answering_llm(stack) is None
 
 
 @pytest.mark.slow
 def test_bf16_answers_agree_with_fp32_on_the_sample(notebook_plug):
     """On the bundled sample with the real models and the notebooks' trained plug, the plug's label ranking on the
-    bf16 block weights under autocast picks the tags fp32 picks (a choice among 15 tags, not free text)."""
+    bf16 block weights under autocast picks the tags fp32 picks (a choice among 15 tags, not free text); one
+    near-tie may fall the other way on a CPU whose bf16 kernels round differently."""
     from minipplug.course.notebook import get_settings
     from minipplug.engine.fast_step import FastFrozenLLM
     from minipplug.engine.predict import predict
@@ -191,6 +195,21 @@ def test_bf16_answers_agree_with_fp32_on_the_sample(notebook_plug):
     examples = spread(load_examples(stack.task, paths["dev_questions"], paths["dev_outputs"]), 24)
     run = dict(plug=plug, hist=stack.hist, decoding="rank", batch_size=8, progress=False)
     fp32 = predict(examples, stack.task, stack.plm, **run)
-    bf16 = predict(examples, stack.task, stack.plm, bf16_llm=FastFrozenLLM(stack.plm.model, True, False), **run)
-    assert bf16.answers == fp32.answers
+    bf16_llm = FastFrozenLLM(stack.plm.model, bf16=True, compile=False)
+    bf16 = predict(examples, stack.task, stack.plm, bf16_llm=bf16_llm, **run)
+    assert bf16.answers.keys() == fp32.answers.keys()
+    assert sum(bf16.answers[k] != fp32.answers[k] for k in fp32.answers) <= 1
     assert len(set(fp32.answers.values())) > 5  # a real choice per user, not one label everywhere
+
+
+def test_bf16_answers_are_refused_for_an_llm_off_the_cpu(plm, monkeypatch):
+    """The bf16 copies come with the CPU's autocast: on a GPU they would mix dtypes, so predict says so at once."""
+    from minipplug.engine.fast_step import FastFrozenLLM
+    from minipplug.engine.predict import predict
+    from minipplug.lamp.tasks import get_task
+    from minipplug.model.injection import PPlugLM
+
+    bf16_llm = FastFrozenLLM(plm.model, bf16=True, compile=False)
+    monkeypatch.setattr(PPlugLM, "device", property(lambda self: torch.device("cuda")))
+    with pytest.raises(ValueError, match="bf16_llm is for a CPU"):
+        predict(tiny.tiny_examples()[:1], get_task("LaMP_2"), plm, bf16_llm=bf16_llm, progress=False)
