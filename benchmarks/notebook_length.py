@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,21 +20,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from record_seeds import machine  # noqa: E402
+
 import minipplug as mp  # noqa: E402
 from minipplug.config import PPlugConfig  # noqa: E402
 from minipplug.course.notebook import RunSettings, get_settings  # noqa: E402
 from minipplug.engine.stack import Stack, apply_threads  # noqa: E402
-from minipplug.engine.train import cpu_has_bf16, pick_precision  # noqa: E402
+from minipplug.engine.train import pick_precision  # noqa: E402
 from minipplug.lamp.data import Example  # noqa: E402
 
 PRECISION = {"no": "fp32", "bf16": "bf16", "fp16": "fp16"}  # accelerate's names, as the rows say them
-
-
-def machine(threads: int) -> str:
-    """The CPU: architecture, cores, whether it computes bf16 natively, torch threads."""
-    plural = "s" if threads != 1 else ""
-    bf16 = cpu_has_bf16()
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, native bf16: {bf16}, {threads} torch thread{plural}"
 
 
 def measure(
@@ -71,7 +64,7 @@ def main() -> None:
             stack.cfg = cfg  # the stack's frozen models do not depend on these fields
             row = {"epochs": epochs, "seed": seed, "precision": PRECISION[pick_precision(cfg)]}
             row |= measure(stack, settings, cfg, train_ex, dev_ex)
-            row |= {"sample": settings.sample, "threads": threads, "machine": machine(threads)}
+            row |= {"sample": settings.sample, "threads": threads, "machine": machine(threads, row["precision"])}
             row |= {"date": datetime.date.today().isoformat()}
             print(json.dumps(row), flush=True)
             with args.out.open("a") as f:

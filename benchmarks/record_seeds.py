@@ -35,14 +35,17 @@ SEEDS = ROOT / "benchmarks" / "results" / "seeds"
 FILES = ("summary.md", "claims.md", "seeds.jsonl")  # copied as they are; summary.json gains provenance
 
 
-def machine(threads: int) -> str:
-    """The CPU the run had: architecture, cores, native bf16 (so fp32 or bf16 training), torch threads."""
+def machine(threads: int, trained_in: str | None = None) -> str:
+    """The CPU the run had: architecture, cores, native bf16, what it trained in (default: bf16 autocast where the
+    CPU has native bf16, as precision "auto" decides, else fp32), torch threads."""
     import os
 
     bf16 = cpu_has_bf16()
+    trained_in = trained_in or ("bf16 autocast" if bf16 else "fp32")
+    plural = "s" if threads != 1 else ""
     return (
         f"{platform.machine()} CPU, {os.cpu_count()} cores, native bf16: {bf16} "
-        f"(trained in {'bf16 autocast' if bf16 else 'fp32'}), {threads} torch threads, no GPU"
+        f"(trained in {trained_in}), {threads} torch thread{plural}, no GPU"
     )
 
 
