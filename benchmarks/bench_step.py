@@ -42,7 +42,7 @@ from minipplug.model.plug import soft_tokens
 
 BATCHES = 4  # distinct batches of 8, cycled
 OLD = "old step (SDPA, KV cache, fp32 weights)"
-NEW = "+ template head cached (new step)"  # the step `train` runs under bf16 autocast
+NEW = "+ compiled blocks (new step)"  # the step `train` runs under bf16 autocast
 VALIDATION = 54  # questions in a validation check: 15% of lamp2_tags' 360 training questions
 
 
@@ -155,17 +155,15 @@ def top_operators(stack, start, batch, fast, keep_cache: bool, bf16: bool, n: in
     return [(e.key, round(e.self_cpu_time_total / total, 3)) for e in events[:n]]
 
 
-def step_variants(plm, bf16: bool) -> dict:
+def step_variants(model, bf16: bool) -> dict:
     """name: (fast LLM or None, keep the KV cache), each lever added in turn; without native bf16 the step is fp32,
     so the bf16 weight copies do not apply and the other levers are measured in fp32."""
-    model = plm.model
     old = {OLD: (None, True), "no KV cache": (None, False)}
     if bf16:
         return old | {
             "+ bf16 block weights": (FastFrozenLLM(model, bf16=True, compile=False), False),
             "+ eager attention": (FastFrozenLLM(model, bf16=True, compile=False, attention="eager"), False),
-            "+ compiled blocks": (FastFrozenLLM(model, bf16=True, compile=True, attention="eager"), False),
-            NEW: (FastFrozenLLM(model, bf16=True, compile=True, attention="eager", head=plm), False),
+            NEW: (FastFrozenLLM(model, bf16=True, compile=True, attention="eager"), False),
         }
     return old | {
         "+ eager attention": (FastFrozenLLM(model, bf16=False, compile=False, attention="eager"), False),
@@ -174,18 +172,17 @@ def step_variants(plm, bf16: bool) -> dict:
     }
 
 
-def summarise(rows: dict, flops: dict, rate: float, floor: dict) -> dict:
-    """Per variant: seconds, ratio to the old step, GFLOP/s of the work it does (flops[name]), its share of the
-    matmul rate (2048 x 2048) and of its own matmuls alone (floor[name] seconds), first step, losses."""
+def summarise(rows: dict, flops: float, rate: float, floor: float) -> dict:
+    """Per variant: seconds, ratio to the old step, GFLOP/s, its share of the matmul rate (2048 x 2048) and of
+    the step's own matmuls alone (floor seconds), first step, losses."""
     old = rows[OLD]["seconds"]
     return {
         name: {
             "step_seconds": round(r["seconds"], 3),
             "speedup": round(old / r["seconds"], 2),
-            "gflop": round(flops[name] / 1e9),
-            "gflops": round(flops[name] / r["seconds"] / 1e9),
-            "share_of_matmul_rate": round(flops[name] / r["seconds"] / 1e9 / rate, 2),
-            "share_of_own_matmuls": round(floor[name] / r["seconds"], 2),
+            "gflops": round(flops / r["seconds"] / 1e9),
+            "share_of_matmul_rate": round(flops / r["seconds"] / 1e9 / rate, 2),
+            "share_of_own_matmuls": round(floor / r["seconds"], 2),
             "first_step_seconds": round(r["first_step_seconds"], 1),
             "losses": [round(x, 4) for x in r["losses"]],
         }
@@ -210,7 +207,7 @@ def main() -> None:
     start = new_plug(stack)
     bf16 = pick_precision(cfg) == "bf16"  # as `train` decides: bf16 autocast only where the CPU has it natively
     dtype = torch.bfloat16 if bf16 else torch.float32  # the matmul rate in the step's own precision
-    variants = step_variants(stack.plm, bf16)
+    variants = step_variants(stack.plm.model, bf16)
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {args.threads} torch threads, native bf16: "
         f"{bf16}, compiler: {can_compile()}",
@@ -218,26 +215,18 @@ def main() -> None:
         "batch_size": cfg.batch_size,
         "matmul_gflops_before": round(matmul_gflops(dtype)),
     }
-    # the padded tokens a variant's blocks run: all of them, or all but the cached head of each prompt
-    tokens = {
-        name: tokens_per_step(stack, batches) - cfg.batch_size * (f.head_tokens if f else 0)
-        for name, (f, _) in variants.items()
-    }
-    flops = {name: flops_per_step(stack, n) for name, n in tokens.items()}
+    tokens = tokens_per_step(stack, batches)
+    flops = flops_per_step(stack, tokens)
     rows = {}
     for name, (fast, keep_cache) in variants.items():
         rows[name] = time_variant(stack, start, batches, fast, keep_cache, args.steps, bf16)
         print(name, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[name].items()}))
     report["matmul_gflops_after"] = round(matmul_gflops(dtype))
     rate = (report["matmul_gflops_before"] + report["matmul_gflops_after"]) / 2
-    report["gflop_per_step"] = round(flops[OLD] / 1e9)
+    report["gflop_per_step"] = round(flops / 1e9)
     # The step's matmuls alone, at its shapes (about 1,100 tokens x 576 or 1,536), timed outside the step
-    floors = {n: step_matmuls_seconds(stack.plm.model, n, dtype) for n in sorted(set(tokens.values()))}
-    report["own_matmuls"] = [
-        {"tokens": round(n), "seconds": round(sec, 3), "gflops": round(flops_per_step(stack, n) / sec / 1e9)}
-        for n, sec in floors.items()
-    ]
-    floor = {name: floors[n] for name, n in tokens.items()}
+    floor = step_matmuls_seconds(stack.plm.model, tokens, dtype)
+    report["own_matmuls"] = {"tokens": round(tokens), "seconds": round(floor, 3), "gflops": round(flops / floor / 1e9)}
     report["variants"] = summarise(rows, flops, rate, floor)
     if bf16:  # without bf16 a validation check runs the same fp32 pass either way
         report["validation_check"] = validation_report(stack, start, train_ex, variants[NEW][0])

@@ -327,7 +327,7 @@ def _prepare(
     if monitor is not None and accelerator.num_processes > 1:
         monitor.share = _from_rank0(accelerator)
     result = TrainResult(plug=raw_plug, autostop=monitor)
-    fast = FastFrozenLLM.for_training(plm, accelerator.mixed_precision, accelerator.device)
+    fast = FastFrozenLLM.for_training(plm.model, accelerator.mixed_precision, accelerator.device)
     return _Run(
         cfg,
         accelerator,

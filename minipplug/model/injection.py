@@ -57,9 +57,6 @@ class PPlugLM(nn.Module):
         self.soft_position = soft_position
         self.eos_id = self.tokenizer.eos_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
-        # Tokens of shared_head() that build() leaves out because the LLM reads their keys and values from a
-        # cache instead: set by engine.fast_step while a training step runs, 0 otherwise.
-        self.cached_head = 0
 
     @property
     def dim(self) -> int:
@@ -105,10 +102,6 @@ class PPlugLM(nn.Module):
             return [], before + after
         return before, after
 
-    def shared_head(self) -> list[int]:
-        """The token ids before the soft tokens, the same in every prompt (the chat template's head, or a BOS)."""
-        return self.prompt_parts("")[0]
-
     def prompt_ids(self, text: str) -> list[int]:
         """All token ids of one prompt (without soft tokens)."""
         before, after = self.prompt_parts(text)
@@ -147,8 +140,7 @@ class PPlugLM(nn.Module):
                 out["labels"] = labels
             return out
         # Decoder-only: [pad ; soft ; prompt ; target], left padded; loss only on the target tokens.
-        skip = self.cached_head  # leading head tokens the LLM reads from its cache, at positions 0 .. skip - 1
-        parts = [(head[skip:], p) for head, p in map(self.prompt_parts, prompts)]
+        parts = [self.prompt_parts(p) for p in prompts]
         t_ids = [self.target_ids(t) for t in targets] if targets is not None else [[] for _ in prompts]
         lengths = [S + len(a) + len(b) + len(t) for (a, b), t in zip(parts, t_ids)]
         T = max(lengths)
@@ -166,7 +158,7 @@ class PPlugLM(nn.Module):
             if t:
                 labels[b, T - len(t) :] = torch.tensor(t)
         # Positions count real tokens only, so left padding does not shift them.
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0) + skip  # (B, T)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
         out = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": position_ids}
         if targets is not None:
             out["labels"] = labels
