@@ -71,8 +71,12 @@ def test_recorded_runs_carry_every_claim_and_their_provenance(sample):
         assert len(method["per_seed"]) == 3
 
 
-def test_both_bundled_lamp2_samples_are_recorded():
-    assert RECORDED == ["lamp2_kinds", "lamp2_tags"]
+def test_both_bundled_lamp2_samples_are_recorded_and_kinds_at_trains_own_length():
+    assert RECORDED == ["lamp2_kinds", "lamp2_kinds_auto", "lamp2_tags"]
+    auto = results.seed_summary("lamp2_kinds_auto", start=ROOT)["provenance"]
+    # the length train chooses: cpu-auto with no epoch count, on the lamp2_kinds files
+    assert auto["preset"] == "cpu-auto" and "--preset cpu-auto" in auto["command"]
+    assert "--epochs" not in auto["command"] and "data_samples/lamp2_kinds/dev_questions.json" in auto["command"]
 
 
 def test_recording_a_run_adds_provenance_and_names_the_sample_in_its_figure(tmp_path, monkeypatch):
