@@ -129,7 +129,7 @@ def worker(stage: str, task: str, users: int, profile: float, qpu: int) -> dict:
                         return filled.encode([f"a new item {i}" for i in range(10)])
 
         elif stage == "train_step":
-            from minipplug.engine.train import _train_plug
+            from minipplug.engine.train import train_loop
             from minipplug.model.injection import PPlugLM
 
             plm = PPlugLM(tiny.tiny_llama(), chat_template=True, max_input_tokens=256, soft_position="input")
@@ -138,7 +138,7 @@ def worker(stage: str, task: str, users: int, profile: float, qpu: int) -> dict:
             hist.encode(items)
 
             def fn():
-                return _train_plug(cfg, plug, plm, hist, ex, stop_after_steps=1)
+                return train_loop(cfg, plug, plm, hist, ex, stop_after_steps=1)
 
         elif stage == "predict":
             from minipplug.engine.predict import predict

@@ -29,7 +29,7 @@ from sweep_recipe import dataset_folder, load
 from minipplug.config import PRESETS, PPlugConfig
 from minipplug.engine.autostop import AutoLength, split_validation_users
 from minipplug.engine.stack import load_stack, new_plug
-from minipplug.engine.train import _auto_monitor, _train_plug, pick_precision
+from minipplug.engine.train import pick_precision, train_loop, validation_monitor
 from minipplug.lamp.tasks import get_task
 from minipplug.model.plug import soft_tokens
 
@@ -73,8 +73,9 @@ def learning_curve(name: str, data_dir: Path, threads: int) -> dict:
     stack = load_stack(cfg)
     train_ex, dev_ex = load(cfg.task, folder, "train"), load(cfg.task, folder, "dev")
     auto = AutoLength()
-    fit, monitor = _auto_monitor(stack, cfg, train_ex, auto, hide=False)
-    val = split_validation_users(train_ex, auto.share, cfg.seed, auto.max_validation)[1]  # as _auto_monitor holds out
+    fit, monitor = validation_monitor(stack, cfg, train_ex, auto, hide=False)
+    # the users validation_monitor holds out
+    val = split_validation_users(train_ex, auto.share, cfg.seed, auto.max_validation)[1]
     labels = list(get_task(cfg.task).labels)
     curve = []
 
@@ -89,7 +90,7 @@ def learning_curve(name: str, data_dir: Path, threads: int) -> dict:
 
     stopping_signal, monitor.metric = monitor.metric, metric
     t = time.perf_counter()
-    _train_plug(cfg.replace(epochs=auto.max_epochs), new_plug(stack, cfg), stack.plm, stack.hist, fit, monitor=monitor)
+    train_loop(cfg.replace(epochs=auto.max_epochs), new_plug(stack, cfg), stack.plm, stack.hist, fit, monitor=monitor)
     steps = [c[0] for c in monitor.checks]
     return {
         "dataset": name,

@@ -48,7 +48,7 @@ def main(out_dir: Path, mode: str) -> None:
     from accelerate import PartialState
     from safetensors.torch import save_file
 
-    from minipplug.engine.train import _train_plug
+    from minipplug.engine.train import train_loop
     from minipplug.model.encoder import HistoryEncoder
     from minipplug.model.injection import PPlugLM, embedding_scale
     from minipplug.model.plug import build_plug
@@ -61,7 +61,7 @@ def main(out_dir: Path, mode: str) -> None:
     plug = build_plug(cfg, enc, plm.dim, embedding_scale(plm.model))
     start = {k: v.clone() for k, v in plug.trainable_state_dict().items()}
     stop = None if mode == "fixed" else monitor(mode, int(os.environ.get("RANK", "0")))
-    result = _train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), monitor=stop)
+    result = train_loop(cfg, plug, plm, hist, tiny.tiny_examples(), monitor=stop)
     state = PartialState()
     final = result.plug.trainable_state_dict()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -33,11 +33,21 @@ from ..lamp.tasks import TaskSpec, get_task
 # 0.792 / 0.875; fp32 keeps that length because its step costs 3.4x bf16's on a CPU with AMX (5.0-5.4 s against
 # 1.5 s at 1 thread) and more on CPUs without bf16. fp16 (older GPUs) takes bf16's length. The gpu profile trains 8.
 SMALL_MODELS_PRESET = "cpu-auto"
-NOTEBOOK_EPOCHS = {"no": 1.5, "bf16": 3.0, "fp16": 3.0}  # keyed by the precision pick_precision resolves
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How long the notebooks train and how many dev questions notebook 04 scores, at one precision."""
+
+    epochs: float
+    compare_dev: int  # 0: every dev question
+
+
+# Notebook 04 scores every dev question where answers run on bf16 weights (1.9-2.9x faster than fp32,
+# docs/performance.md); 30 in fp32, which would take about 4x notebook 04's bf16 answering time for all 120.
+FAST_SIZES = {"no": Sizes(1.5, 30), "bf16": Sizes(3.0, 0), "fp16": Sizes(3.0, 0)}  # keyed as pick_precision
 # Notebook 04's rows in the fast profile: every family, both controls, the paper's retrieval baselines at the
-# README's k (4 items). On every dev question where answers run on bf16 weights (1.9-2.9x faster than fp32,
-# docs/performance.md); on 30 in fp32, which would take about 4x notebook 04's bf16 answering time for all 120.
-NOTEBOOK_COMPARE_DEV = {"no": 30, "bf16": 0, "fp16": 0}  # dev questions, keyed as NOTEBOOK_EPOCHS (0: all)
+# README's k (4 items).
 FAST_METHODS = (
     "non-personalized",
     "bm25-k4",
@@ -57,18 +67,16 @@ class NotebookProfile:
     preset: str
     data: str  # "sample": a bundled LaMP-format sample; "lamp": real LaMP, downloaded (needs internet)
     overrides: dict = field(default_factory=dict)
-    epochs_by_precision: dict[str, float] = field(default_factory=dict)  # fp32 is "no", as in pick_precision
+    sizes_by_precision: dict[str, Sizes] = field(default_factory=dict)  # fp32 is "no" (none: the preset's, all dev)
     compare_methods: tuple[str, ...] = ALL_BUT_LORA
-    compare_dev_by_precision: dict[str, int] = field(default_factory=dict)  # notebook 04's dev questions (none: all)
 
 
 PROFILES: dict[str, NotebookProfile] = {
     "fast": NotebookProfile(
         SMALL_MODELS_PRESET,
         "sample",
-        epochs_by_precision=NOTEBOOK_EPOCHS,
+        sizes_by_precision=FAST_SIZES,
         compare_methods=FAST_METHODS,
-        compare_dev_by_precision=NOTEBOOK_COMPARE_DEV,
     ),
     "gpu": NotebookProfile(SMALL_MODELS_PRESET, "sample", overrides=dict(precision="auto", epochs=8.0)),
     "paper": NotebookProfile("paper", "lamp"),
@@ -149,13 +157,11 @@ def get_settings(profile: str | None = None, seed: int = 0) -> RunSettings:
     p = PROFILES[name]
     cfg = PPlugConfig.preset(p.preset, **p.overrides, seed=seed)
     compare_dev = 0
-    if p.epochs_by_precision or p.compare_dev_by_precision:  # asks torch what this machine computes natively
+    if p.sizes_by_precision:  # asks torch what this machine computes natively
         from ..engine.train import pick_precision
 
-        precision = pick_precision(cfg)
-        if p.epochs_by_precision:
-            cfg = cfg.replace(epochs=p.epochs_by_precision[precision])
-        compare_dev = p.compare_dev_by_precision.get(precision, 0)
+        sizes = p.sizes_by_precision[pick_precision(cfg)]
+        cfg, compare_dev = cfg.replace(epochs=sizes.epochs), sizes.compare_dev
     methods = tuple(get_method(m) for m in p.compare_methods)
     return RunSettings(profile=name, cfg=cfg, data=p.data, compare_methods=methods, compare_dev=compare_dev)
 

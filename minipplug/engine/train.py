@@ -2,7 +2,8 @@
 
 The story of a run, one function per step: _prepare (accelerator, examples, optimizer, schedule), _resume (the
 saved state of an interrupted run), _step (one optimizer step over a group of micro-batches), _check (dev loss,
-the early-stopping monitor), _save (one folder, replaced as a whole) and _finish. `train` is the entry point.
+the early-stopping monitor), _save (one folder, replaced as a whole) and _finish, run in that order by `train_loop`.
+`train` is the entry point: it resolves the method and hands `train_loop` a new plug.
 
 `accelerate launch --num_processes N -m minipplug train ...` runs the same loop on several GPUs or
 processes: each process takes its share of every batch and gradients are averaged (DDP).
@@ -492,7 +493,7 @@ def _progress_bar(run: _Run):
     return tqdm(total=run.total_steps, initial=run.start_step, desc=desc, disable=not show)
 
 
-def _train_plug(
+def train_loop(
     cfg: PPlugConfig,
     plug: PersonaPlug,
     plm: PPlugLM,
@@ -587,9 +588,9 @@ def train(
     hide = method == "pplug-no-history"
     monitor = None
     if auto is not None:
-        train_ex, monitor = _auto_monitor(stack, cfg, train_ex, auto, hide)
+        train_ex, monitor = validation_monitor(stack, cfg, train_ex, auto, hide)
         cfg = cfg.replace(epochs=auto.max_epochs)
-    return _train_plug(
+    return train_loop(
         cfg,
         new_plug(stack, cfg),
         stack.plm,
@@ -606,7 +607,7 @@ def train(
     )
 
 
-def _auto_monitor(
+def validation_monitor(
     stack: Stack, cfg: PPlugConfig, examples: list[Example], auto: AutoLength, hide: bool
 ) -> tuple[list[Example], AutoStop]:
     """(the examples left to train on, the monitor that validates on the held-out users)."""

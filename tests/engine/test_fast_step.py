@@ -14,7 +14,7 @@ import torch
 from pplug_tiny import setup_plug, state
 
 from minipplug.engine.fast_step import COMPILE_ENV, FastFrozenLLM, can_compile, decoder_blocks
-from minipplug.engine.train import _train_plug, batch_loss
+from minipplug.engine.train import batch_loss, train_loop
 
 
 def loss_and_grads(plm, fast: FastFrozenLLM | None, examples) -> tuple[float, dict[str, torch.Tensor]]:
@@ -96,7 +96,7 @@ def test_training_in_bf16_runs_every_micro_batch_through_the_fast_llm(plm, monke
     plug, hist = setup_plug(cfg, plm)
     llm_before = {k: v.clone() for k, v in plm.model.state_dict().items()}
     before = state(plug)
-    result = _train_plug(cfg, plug, plm, hist, tiny.tiny_examples())
+    result = train_loop(cfg, plug, plm, hist, tiny.tiny_examples())
     assert result.steps == 3 and engaged == [(True, "eager", True)] * 3
     assert any(not torch.equal(before[k], v) for k, v in state(plug).items())  # the plug learned
     after = plm.model.state_dict()
@@ -127,7 +127,7 @@ def test_validation_checks_run_on_the_bf16_weights_under_autocast_and_leave_the_
     plug, hist = setup_plug(cfg, plm)
     loaded = (q_proj.weight.dtype, plm.model.config._attn_implementation)
     monitor = AutoStop(metric, every=1, patience=9, max_seconds=1e9, max_epochs=1)
-    result = _train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), monitor=monitor)
+    result = train_loop(cfg, plug, plm, hist, tiny.tiny_examples(), monitor=monitor)
     assert result.steps == 3 and len(seen) == 3  # a check after every step (the final one included)
     assert seen == [(torch.bfloat16, loaded[1], True, True)] * 3
     assert (q_proj.weight.dtype, plm.model.config._attn_implementation) == loaded == (torch.float32, loaded[1])

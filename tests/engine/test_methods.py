@@ -229,13 +229,13 @@ def test_compare_trains_each_variant_with_its_own_config_and_prompts(stack: Stac
     from minipplug.model.plug import read_plug_config
 
     seen: dict[str, list[str]] = {}
-    real = train_module._train_plug
+    real = train_module.train_loop
 
     def spy(cfg, plug, plm, hist, train_examples, *a, meta=None, **k):
         seen[meta["method"]] = [e.input for e in train_examples]
         return real(cfg, plug, plm, hist, train_examples, *a, meta=meta, **k)
 
-    monkeypatch.setattr(train_module, "_train_plug", spy)
+    monkeypatch.setattr(train_module, "train_loop", spy)
     ex = lamp2_examples()
     variants = ["pplug", "pplug+retrieval", "pplug-mean-pooling", "pplug-no-instruction", "pplug-top4"]
     rows = compare.run_compare(stack, ex, ex, out=tmp_path, methods=methods(*variants), progress=False)

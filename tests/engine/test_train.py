@@ -25,7 +25,7 @@ from pplug_tiny import (
     state,
 )
 
-from minipplug.engine.train import _train_plug, batch_loss, read_training_state
+from minipplug.engine.train import batch_loss, read_training_state, train_loop
 from minipplug.model.injection import PPlugLM
 from minipplug.model.plug import CheckpointError, load_plug, soft_tokens
 
@@ -51,12 +51,12 @@ def test_training_encodes_each_history_text_once(plm, max_history):
     hist.encoder.forward = counting  # instance attribute: nn.Module.__call__ finds it
     distinct = {t for e in examples for t in e.history[-max_history:]}
     assert len(distinct) < sum(len(e.history[-max_history:]) for e in examples)  # texts do repeat
-    result = _train_plug(cfg, plug, plm, hist, examples)
+    result = train_loop(cfg, plug, plm, hist, examples)
     assert result.steps == 6  # 2 epochs of 3 batches: the cache served every later lookup
     assert sorted(encoded) == sorted(distinct)  # each distinct text once, nothing twice
     assert hist.encoder.texts_encoded == len(distinct)
     # A second run over the same examples (its two epochs included) encodes nothing.
-    _train_plug(cfg, plug, plm, hist, examples)
+    train_loop(cfg, plug, plm, hist, examples)
     assert hist.encoder.texts_encoded == len(distinct)
 
 
@@ -64,7 +64,7 @@ def test_training_with_hidden_history_stays_finite(plm):
     cfg = tiny.tiny_config(epochs=1.0)
     plug, hist = setup_plug(cfg, plm)
     before = state(plug)
-    result = _train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), hide_history=True)
+    result = train_loop(cfg, plug, plm, hist, tiny.tiny_examples(), hide_history=True)
     after = state(plug)
     assert all(math.isfinite(loss) for _, loss in result.losses)
     assert all(torch.isfinite(v).all() for v in after.values())
@@ -79,7 +79,7 @@ def test_llm_stays_frozen_and_plug_moves(plm):
     plug, hist = setup_plug(cfg, plm)
     llm_before = {k: v.clone() for k, v in plm.model.state_dict().items()}
     plug_before = state(plug)
-    result = _train_plug(cfg, plug, plm, hist, tiny.tiny_examples())
+    result = train_loop(cfg, plug, plm, hist, tiny.tiny_examples())
     assert result.steps == 3
     for name, p in plm.model.named_parameters():
         assert p.grad is None and not p.requires_grad, name
@@ -99,7 +99,7 @@ def test_a_plug_trained_in_bf16_computes_like_its_saved_copy(plm, tmp_path):
     cfg = tiny.tiny_config(epochs=1.0, precision="bf16")
     plug, hist = setup_plug(cfg, plm)
     examples = tiny.tiny_examples()
-    result = _train_plug(cfg, plug, plm, hist, examples, out_dir=tmp_path / "ck")
+    result = train_loop(cfg, plug, plm, hist, examples, out_dir=tmp_path / "ck")
     loaded = load_plug(tmp_path / "ck", plug.input_encoder, plm.dim).eval()
     result.plug.eval()
     with torch.no_grad():
@@ -116,7 +116,7 @@ def test_loss_falls_on_a_fixed_batch():
     plug, hist = setup_plug(cfg, plm)
     with torch.no_grad():
         before = float(batch_loss(plug, plm, hist, examples))
-    result = _train_plug(cfg, plug, plm, hist, examples)
+    result = train_loop(cfg, plug, plm, hist, examples)
     with torch.no_grad():
         after = float(batch_loss(plug, plm, hist, examples))
     assert result.steps == 30
@@ -132,7 +132,7 @@ def test_gradient_accumulation_steps_on_every_group(plm):
     snapshots = []
     for stop in range(1, 5):
         plug, hist = setup_plug(cfg, plm)
-        result = _train_plug(cfg, plug, plm, hist, examples, stop_after_steps=stop)
+        result = train_loop(cfg, plug, plm, hist, examples, stop_after_steps=stop)
         assert result.steps == stop
         snapshots.append(state(result.plug))
         assert all(p.grad is None or not p.grad.any() for p in result.plug.parameters())
@@ -145,17 +145,17 @@ def test_resume_equals_uninterrupted_run(plm, tmp_path):
     cfg = tiny.tiny_config(epochs=2.0, warmup_ratio=0.2)  # 6 steps, a warm-up and a decay to resume inside
     examples = tiny.tiny_examples()
     plug_a, hist_a = setup_plug(cfg, plm)
-    full = _train_plug(cfg, plug_a, plm, hist_a, examples, out_dir=tmp_path / "A")
+    full = train_loop(cfg, plug_a, plm, hist_a, examples, out_dir=tmp_path / "A")
     assert full.steps == 6
 
     plug_b, hist_b = setup_plug(cfg, plm)
-    part = _train_plug(cfg, plug_b, plm, hist_b, examples, out_dir=tmp_path / "B", stop_after_steps=2)
+    part = train_loop(cfg, plug_b, plm, hist_b, examples, out_dir=tmp_path / "B", stop_after_steps=2)
     assert part.steps == 2 and json.loads((tmp_path / "B" / "losses.json").read_text())["train"][-1][0] == 2
     assert any(
         not torch.equal(v, full.plug.trainable_state_dict()[k]) for k, v in part.plug.trainable_state_dict().items()
     )
     fresh, hist_c = setup_plug(cfg, plm)  # a new process would build exactly this
-    resumed = _train_plug(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "B", resume=True)
+    resumed = train_loop(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "B", resume=True)
     assert resumed.steps == 6
     assert_states_equal(full.plug.trainable_state_dict(), resumed.plug.trainable_state_dict())
     assert [s for s, _ in resumed.losses] == list(range(1, 7))
@@ -163,7 +163,7 @@ def test_resume_equals_uninterrupted_run(plm, tmp_path):
     loaded = load_plug(tmp_path / "B", tiny.tiny_sentence_encoder(), plm.dim)
     assert_states_equal(full.plug.trainable_state_dict(), loaded.trainable_state_dict())
     with pytest.raises(CheckpointError, match="no training state"):
-        _train_plug(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "nothing", resume=True)
+        train_loop(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "nothing", resume=True)
 
 
 class _Crash(RuntimeError):
@@ -175,7 +175,7 @@ def test_periodic_saves_resume_after_a_crash_equal_uninterrupted_run(plm, tmp_pa
     cfg = tiny.tiny_config(epochs=2.0, warmup_ratio=0.2)  # 6 steps
     examples = tiny.tiny_examples()
     plug_a, hist_a = setup_plug(cfg, plm)
-    full = _train_plug(cfg, plug_a, plm, hist_a, examples, out_dir=tmp_path / "A")
+    full = train_loop(cfg, plug_a, plm, hist_a, examples, out_dir=tmp_path / "A")
 
     plug_b, hist_b = setup_plug(cfg, plm)
     calls, original = [], hist_b.batch
@@ -188,12 +188,12 @@ def test_periodic_saves_resume_after_a_crash_equal_uninterrupted_run(plm, tmp_pa
 
     hist_b.batch = dying
     with pytest.raises(_Crash):
-        _train_plug(cfg, plug_b, plm, hist_b, examples, out_dir=tmp_path / "B", save_every=2)
+        train_loop(cfg, plug_b, plm, hist_b, examples, out_dir=tmp_path / "B", save_every=2)
     saved = json.loads((tmp_path / "B" / "training_state.json").read_text())
     assert saved["step"] == 4 and json.loads((tmp_path / "B" / "plug_config.json").read_text())["steps"] == 4
     assert not list(tmp_path.glob(".B.*"))  # each periodic save replaced the folder as a whole
     fresh, hist_c = setup_plug(cfg, plm)
-    resumed = _train_plug(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "B", resume=True, save_every=2)
+    resumed = train_loop(cfg, fresh, plm, hist_c, examples, out_dir=tmp_path / "B", resume=True, save_every=2)
     assert resumed.steps == 6 and [s for s, _ in resumed.losses] == list(range(1, 7))
     assert_states_equal(full.plug.trainable_state_dict(), resumed.plug.trainable_state_dict())
     assert (tmp_path / "A" / "plug.safetensors").read_bytes() == (tmp_path / "B" / "plug.safetensors").read_bytes()
@@ -207,7 +207,7 @@ def test_periodic_saves_resume_after_a_crash_equal_uninterrupted_run(plm, tmp_pa
 def test_training_state_is_safetensors_and_json_only(plm, tmp_path):
     cfg = tiny.tiny_config(epochs=1.0)
     plug, hist = setup_plug(cfg, plm)
-    _train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=tmp_path / "A")
+    train_loop(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=tmp_path / "A")
     names = {p.name for p in (tmp_path / "A").iterdir()}
     assert {"training_state.safetensors", "training_state.json"} <= names
     assert not any(n.endswith((".pt", ".pkl", ".bin")) for n in names)
@@ -232,7 +232,7 @@ def test_pickled_training_state_is_refused_and_never_run(plm, tmp_path, where):
     cfg = tiny.tiny_config(epochs=1.0)
     plug, hist = setup_plug(cfg, plm)
     out = tmp_path / "ckpt"
-    _train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=out)
+    train_loop(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=out)
     marker = tmp_path / "pwned"
     payload = pickle.dumps({"plug": _Payload(marker)})
     if where == "training_state.pt":  # a legacy pickled state, alone
@@ -243,18 +243,18 @@ def test_pickled_training_state_is_refused_and_never_run(plm, tmp_path, where):
         torch.save({"plug": _Payload(marker)}, out / where)  # the form torch.save gives it, too
     fresh, hist2 = setup_plug(cfg, plm)
     with pytest.raises(CheckpointError, match=where.replace(".", r"\.")):
-        _train_plug(cfg, fresh, plm, hist2, tiny.tiny_examples(), out_dir=out, resume=True)
+        train_loop(cfg, fresh, plm, hist2, tiny.tiny_examples(), out_dir=out, resume=True)
     assert not marker.exists()
 
 
 def test_resume_with_other_settings_is_refused(plm, tmp_path):
     cfg = tiny.tiny_config(epochs=2.0)
     plug, hist = setup_plug(cfg, plm)
-    _train_plug(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=tmp_path / "A", stop_after_steps=2)
+    train_loop(cfg, plug, plm, hist, tiny.tiny_examples(), out_dir=tmp_path / "A", stop_after_steps=2)
     other = cfg.replace(lr=cfg.lr * 2)
     fresh, hist2 = setup_plug(other, plm)
     with pytest.raises(CheckpointError, match="other settings.*lr"):
-        _train_plug(other, fresh, plm, hist2, tiny.tiny_examples(), out_dir=tmp_path / "A", resume=True)
+        train_loop(other, fresh, plm, hist2, tiny.tiny_examples(), out_dir=tmp_path / "A", resume=True)
 
 
 def test_seeded_runs_are_identical(plm):
@@ -262,11 +262,11 @@ def test_seeded_runs_are_identical(plm):
     runs = []
     for _ in range(2):
         plug, hist = setup_plug(cfg, plm)
-        runs.append(_train_plug(cfg, plug, plm, hist, tiny.tiny_examples()))
+        runs.append(train_loop(cfg, plug, plm, hist, tiny.tiny_examples()))
     assert_states_equal(runs[0].plug.trainable_state_dict(), runs[1].plug.trainable_state_dict())
     assert runs[0].losses == runs[1].losses
     plug, hist = setup_plug(cfg.replace(seed=1), plm)
-    other = _train_plug(cfg.replace(seed=1), plug, plm, hist, tiny.tiny_examples())
+    other = train_loop(cfg.replace(seed=1), plug, plm, hist, tiny.tiny_examples())
     assert other.losses != runs[0].losses
 
 
@@ -395,7 +395,7 @@ def test_resume_in_automatic_mode_keeps_the_monitor(tmp_path):
     runs = {}
     for name, stop in (("full", None), ("cut", 2)):
         mon = worst_plug_monitor(cfg, stack, val)
-        runs[name] = _train_plug(
+        runs[name] = train_loop(
             cfg,
             new_plug(stack, cfg),
             stack.plm,
@@ -409,7 +409,7 @@ def test_resume_in_automatic_mode_keeps_the_monitor(tmp_path):
     assert full.best_step == 1 and full.stopped_at == 3 and "no gain in 2 checks" in full.reason
     assert runs["cut"].steps == 2 and [c[0] for c in runs["cut"].autostop.checks] == [1, 2]
     mon = worst_plug_monitor(cfg, stack, val)
-    resumed = _train_plug(
+    resumed = train_loop(
         cfg, new_plug(stack, cfg), stack.plm, stack.hist, fit, monitor=mon, out_dir=tmp_path / "cut", resume=True
     )
     assert (mon.best_step, mon.stopped_at, mon.reason) == (full.best_step, full.stopped_at, full.reason)
@@ -428,7 +428,7 @@ def test_resuming_a_finished_automatic_run_changes_nothing(tmp_path):
     stack = tiny_stack(cfg)
     ex = many_users(2)
     fit, val = ex[:8], ex[8:]
-    first = _train_plug(
+    first = train_loop(
         cfg,
         new_plug(stack, cfg),
         stack.plm,
@@ -442,7 +442,7 @@ def test_resuming_a_finished_automatic_run_changes_nothing(tmp_path):
     assert rest["step"] == 3 and rest["scheduler"]["last_epoch"] == 3  # the optimizer's and schedule's step
     assert_states_equal(best, first.plug.trainable_state_dict())  # the chosen plug (step 1)
     assert any(not torch.equal(plug_state[k], best[k]) for k in best)  # the state's plug is step 3's
-    again = _train_plug(
+    again = train_loop(
         cfg,
         new_plug(stack, cfg),
         stack.plm,
