@@ -193,10 +193,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     cfg, preset, given = run_config(args, default_preset=TRAIN_PRESET)
     apply_threads()
     print(f"recipe: preset '{preset}' ({PRESETS[preset].about})")
-    auto = auto_length(args, cfg, preset, given)
-    note = fp32_cpu_note(cfg, auto)
-    if note:
-        print(note)
+    cfg, auto = demo_length(args, cfg, preset, given)
     result = run_demo(out, cfg, auto=auto)
     plot_losses(
         result.curves,
@@ -207,19 +204,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def fp32_cpu_note(cfg: PPlugConfig, auto: AutoLength | None) -> str | None:
-    """A warning when a time-capped run will train in fp32 on a CPU without native bf16: its steps are several
-    times slower, so the cap stops it long before the recipe's length (docs/performance.md: PPlug 0.108 after
-    39 steps on such a CPU)."""
+def demo_length(
+    args: argparse.Namespace, cfg: PPlugConfig, preset: str, given: set[str]
+) -> tuple[PPlugConfig, AutoLength | None]:
+    """(the demo's config, its length rule), printed: cpu-auto's automatic length under the demo's time cap, except
+    where training falls back to fp32 on a CPU without native bf16. There a step is 4-7x slower, so the cap would
+    stop each plug after ~40 steps on a schedule planned for 8 epochs (PPlug 0.108, docs/performance.md); the demo
+    trains notebook 03's fp32 length instead, a fixed 1.5 epochs with the learning rate decaying over them."""
+    from ..course.notebook import FAST_SIZES
     from ..engine.train import pick_precision
 
-    if auto is None or cfg.precision != "auto" or pick_precision(cfg) != "no":  # "auto" -> fp32: no bf16 here
-        return None
-    return (
-        f"note: this CPU has no native bf16, so training runs in fp32, several times slower a step: the "
-        f"{auto.max_seconds / 60:g}-minute cap will stop each plug early and PPlug may score below the one-line "
-        "rules; --max-minutes 30 gives it more steps (about an hour in all)"
+    fp32_fallback = cfg.precision == "auto" and pick_precision(cfg) == "no"
+    capped = args.max_minutes == DEMO_MINUTES  # a cap the user chose (--max-minutes) keeps the automatic length
+    if not (fp32_fallback and capped and PRESETS[preset].auto_length and "epochs" not in given):
+        return cfg, auto_length(args, cfg, preset, given)
+    epochs = FAST_SIZES["no"].epochs
+    print(
+        f"length: {epochs:g} epochs, notebook 03's in fp32: this CPU has no native bf16, so each step runs in fp32, "
+        f"several times slower, and the {args.max_minutes:g}-minute cap would stop each plug before it learns "
+        "(--epochs sets another length, --max-minutes keeps the automatic one)"
     )
+    return cfg.replace(epochs=epochs), None
 
 
 def _add_train_command(sub) -> None:

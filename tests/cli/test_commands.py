@@ -238,6 +238,9 @@ def test_unknown_config_field_exits_2(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_writes_results_rows(tmp_path: Path) -> None:
+    from minipplug.config import PPlugConfig
+    from minipplug.engine.train import pick_precision
+
     out = tmp_path / "demo"
     r = run_cli(
         "demo",
@@ -254,7 +257,10 @@ def test_demo_writes_results_rows(tmp_path: Path) -> None:
         "--quiet",
     )
     assert r.returncode == 0, r.stderr
-    assert "recipe: preset 'cpu-auto'" in r.stdout and "length: chosen on validation users" in r.stdout
+    # the automatic length, or on a CPU without native bf16 notebook 03's fixed fp32 length (demo_length)
+    fp32 = pick_precision(PPlugConfig.preset("cpu-auto")) == "no"
+    length = "length: 1.5 epochs" if fp32 else "length: chosen on validation users"
+    assert "recipe: preset 'cpu-auto'" in r.stdout and length in r.stdout
     rows = json.loads((out / "results.json").read_text())
     rules = ["rule-input-only", "rule-history-majority", "rule-top1-retrieved"]
     llm_rows = ["pplug", "pplug-swapped-history", "pplug-no-history", "non-personalized"]
@@ -399,22 +405,32 @@ def test_resume_from_a_corrupt_or_pickled_state_is_one_line(tmp_path: Path, dama
     assert not marker.exists()
 
 
-def test_a_time_capped_run_on_a_cpu_without_bf16_is_warned(monkeypatch) -> None:
-    """The demo's note: only for automatic length with precision auto falling back to fp32 on this CPU."""
+def test_the_demo_trains_notebook_03s_fp32_length_on_a_cpu_without_bf16(monkeypatch, capsys) -> None:
+    """Where precision auto falls back to fp32 on this CPU the demo's cap would stop each plug early: fixed length."""
     import importlib
 
-    from minipplug.cli.model_commands import fp32_cpu_note
+    from minipplug.cli.app import build_parser
+    from minipplug.cli.args import run_config
+    from minipplug.cli.model_commands import DEMO_MINUTES, demo_length
     from minipplug.config import PPlugConfig
-    from minipplug.engine.autostop import AutoLength
+    from minipplug.course.notebook import FAST_SIZES
 
     train = importlib.import_module("minipplug.engine.train")  # the module (the package exports a function train)
-
-    auto, cfg = AutoLength(0.15, max_seconds=240.0), PPlugConfig(precision="auto")
     monkeypatch.setattr(train, "_cpu_only", lambda: True)
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda *a: False)
-    note = fp32_cpu_note(cfg, auto)
-    assert note and "no native bf16" in note and "4-minute cap" in note and "--max-minutes" in note
-    assert fp32_cpu_note(cfg, None) is None  # a fixed epoch count is not cut short
-    assert fp32_cpu_note(cfg.replace(precision="fp32"), auto) is None  # fp32 asked for, not fallen back to
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda *a: True)
-    assert fp32_cpu_note(cfg, auto) is None
+
+    def length(*flags: str, bf16: bool):
+        monkeypatch.setattr(train, "cpu_has_bf16", lambda *a: bf16)
+        args = build_parser().parse_args(["demo", *flags])
+        cfg, preset, given = run_config(args, default_preset="cpu-auto")
+        return demo_length(args, cfg, preset, given)
+
+    cfg, auto = length(bf16=False)
+    assert auto is None and cfg.epochs == FAST_SIZES["no"].epochs == 1.5
+    assert "no native bf16" in capsys.readouterr().out
+    cfg, auto = length(bf16=True)  # native bf16: the automatic length under the demo's cap
+    assert auto is not None and auto.max_seconds == 60 * DEMO_MINUTES
+    assert length("--max-minutes", "30", bf16=False)[1].max_seconds == 1800  # the user's cap: automatic length
+    cfg, auto = length("--epochs", "2", bf16=False)
+    assert auto is None and cfg.epochs == 2.0
+    cfg, auto = length("--preset", "cpu-fast", bf16=False)  # a preset of fixed length trains its own epochs
+    assert auto is None and cfg.epochs == PPlugConfig.preset("cpu-fast").epochs
