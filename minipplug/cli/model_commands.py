@@ -208,7 +208,7 @@ def demo_length(
     args: argparse.Namespace, cfg: PPlugConfig, preset: str, given: set[str]
 ) -> tuple[PPlugConfig, AutoLength | None]:
     """(the demo's config, its length rule), printed: cpu-auto's automatic length under the demo's time cap, except
-    where training falls back to fp32 on a CPU without native bf16. There a step is 4-7x slower, so the cap would
+    where training falls back to fp32 on a CPU without native bf16. There a step is 3-7x slower, so the cap would
     stop each plug after ~40 steps on a schedule planned for 8 epochs (PPlug 0.108, docs/performance.md); the demo
     trains notebook 03's fp32 length instead, a fixed 1.5 epochs with the learning rate decaying over them."""
     from ..course.notebook import FAST_SIZES
