@@ -215,12 +215,12 @@ def demo_length(
     from ..engine.train import pick_precision
 
     fp32_fallback = cfg.precision == "auto" and pick_precision(cfg) == "no"
-    capped = args.max_minutes == DEMO_MINUTES  # a cap the user chose (--max-minutes) keeps the automatic length
-    if not (fp32_fallback and capped and PRESETS[preset].auto_length and "epochs" not in given):
+    default_cap = args.max_minutes == DEMO_MINUTES  # a cap the user chose (--max-minutes) keeps the automatic length
+    if not (fp32_fallback and default_cap and PRESETS[preset].auto_length and "epochs" not in given):
         return cfg, auto_length(args, cfg, preset, given)
     epochs = FAST_SIZES["no"].epochs
     print(
-        f"length: {epochs:g} epochs, notebook 03's in fp32: this CPU has no native bf16, so each step runs in fp32, "
+        f"length: {epochs:g} epochs, notebook 03's in fp32: with no native bf16 here each step runs in fp32, "
         f"several times slower, and the {args.max_minutes:g}-minute cap would stop each plug before it learns "
         "(--epochs sets another length, --max-minutes keeps the automatic one)"
     )
