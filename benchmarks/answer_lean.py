@@ -14,15 +14,15 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from minipplug.lamp.data import load_examples, read_outputs
+from minipplug.lamp.data import Example, load_examples, read_outputs
+from minipplug.lamp.rules import majority_label
 from minipplug.lamp.samples.tags import cued_tags
 
 
-def favourite(profile: list[dict]) -> tuple[str, float]:
-    """(the history's most frequent tag, its share of the history): the user's favourite where noise is a minority."""
-    counts = Counter(item["tag"] for item in profile)
-    tag, n = counts.most_common(1)[0]
-    return tag, n / len(profile)
+def favourite(example: Example) -> tuple[str, float]:
+    """(the history's majority tag, its share of the history): the user's favourite where noise is a minority."""
+    tag = majority_label(example, "LaMP_2")
+    return tag, sum(item["tag"] == tag for item in example.profile) / len(example.profile)
 
 
 def main() -> None:
@@ -36,15 +36,15 @@ def main() -> None:
     answers, golds = Counter(preds[e.id] for e in dev), Counter(e.target for e in dev)
     top, n = answers.most_common(1)[0]
     hits = [e for e in dev if preds[e.id] == top]
-    fans = [e for e in dev if favourite(e.profile)[0] == top]
+    fans = [e for e in dev if favourite(e)[0] == top]
     print(f"{len(dev)} questions; accuracy {sum(preds[e.id] == e.target for e in dev) / len(dev):.3f}")
     print(f"most frequent answer {top!r}: {n} times, gold holds it {golds[top]} times ({n / golds[top]:.1f}x); the")
     print(f"  favourite-tag answer (the oracle's) would give it {len(fans)} times ({len(fans) / golds[top]:.1f}x)")
-    print(f"  to users whose favourite it is: {sum(favourite(e.profile)[0] == top for e in hits)}")
+    print(f"  to users whose favourite it is: {sum(favourite(e)[0] == top for e in hits)}")
     print(f"  cued by the question: {sum(top in cued_tags(e.query) for e in hits)}")
     for user, k in Counter(e.user for e in hits).most_common():
         mine = [e for e in dev if e.user == user]
-        fav, share = favourite(mine[0].profile)
+        fav, share = favourite(mine[0])
         print(
             f"  {user}: {k} of its {len(mine)} answers; favourite {fav!r} ({share:.0%} of {len(mine[0].profile)} items)"
         )
